@@ -1,0 +1,67 @@
+# Forensis — the commands of README.md. Needs only Python 3.11+; installs what else it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/forensis
+
+export FORENSIS_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test test-postgres test-e2e lint bench bench-quick chromium install install-dev clean messages
+
+## make run: set up, migrate, load demo data when empty, serve on http://127.0.0.1:8000
+run: install
+	$(BIN)/forensis compilemessages
+	$(BIN)/forensis migrate --noinput
+	$(BIN)/forensis seed-demo
+	FORENSIS_DEFER_MFA_ENROLMENT=$${FORENSIS_DEFER_MFA_ENROLMENT:-1} $(BIN)/forensis serve
+
+## make test: the whole suite on SQLite (lint, migrations check, unit, API and browser tests)
+test: install-dev chromium
+	$(BIN)/forensis compilemessages
+	$(BIN)/ruff check src tests bench
+	$(BIN)/forensis makemigrations --check --dry-run
+	FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+
+## make test-postgres: the same suite on PostgreSQL (DATABASE_URL, default $(PG_URL))
+test-postgres: install-dev chromium
+	$(BIN)/forensis compilemessages
+	FORENSIS_DATA_DIR=$(CURDIR)/var/test DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+
+## make bench: the performance harness (prints a table, writes bench/results.json)
+bench: install-dev
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: install-dev
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+
+## make messages: re-extract translatable strings into the catalogues (needs GNU gettext)
+messages: install-dev
+	@command -v xgettext >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext)
+	cd src/forensis && ../../$(BIN)/django-admin makemessages -l es --no-obsolete --settings=forensis.settings
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || (echo "Forensis needs Python 3.11 or newer" && exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+## Debian's chromium for the browser tests (Playwright cannot download its own browsers here)
+chromium:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

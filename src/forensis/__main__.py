@@ -1,0 +1,3 @@
+from forensis.cli import main
+
+main()

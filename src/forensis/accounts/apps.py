@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "forensis.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from . import roles, signals  # noqa: F401  (connects the login/lockout audit receivers)
+
+        post_migrate.connect(roles.sync_roles_after_migrate, sender=self)

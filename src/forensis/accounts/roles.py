@@ -1,0 +1,72 @@
+"""The roles of Forensis as Django groups with explicit permissions.
+
+``ROLE_PERMISSIONS`` is the single table of who may do what; ``sync_roles`` makes the groups match it
+after every migration (it adds and removes permissions, so the table is the truth). Each app that
+adds a permission names the roles that get it here.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMINISTRATOR = "administrator", _("Administrator")
+    LAB_MANAGER = "lab_manager", _("Laboratory manager")
+    EVIDENCE_CUSTODIAN = "evidence_custodian", _("Evidence custodian")
+    ANALYST = "analyst", _("Analyst")
+    REVIEWER = "reviewer", _("Reviewer")
+    MEDICAL_EXAMINER = "medical_examiner", _("Medical examiner")
+    SCENE_TECHNICIAN = "scene_technician", _("Scene technician")
+    AGENCY_OFFICER = "agency_officer", _("Agency officer")
+    PROSECUTOR = "prosecutor", _("Prosecutor")
+    STATISTICIAN = "statistician", _("Statistician")
+    AUDITOR = "auditor", _("Auditor")
+
+    def group(self) -> Group:
+        return Group.objects.get_or_create(name=self.value)[0]
+
+
+#: Roles a person outside the laboratory may hold; every other role is for laboratory staff.
+OUTSIDE_ROLES = frozenset({Role.AGENCY_OFFICER, Role.PROSECUTOR, Role.STATISTICIAN})
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.ADMINISTRATOR: [
+        "accounts.manage_users",
+        "accounts.manage_agencies",
+        "accounts.view_user",
+        "accounts.view_agency",
+        "audit.view_auditevent",
+    ],
+    Role.LAB_MANAGER: ["accounts.view_user", "accounts.view_agency"],
+    Role.EVIDENCE_CUSTODIAN: ["accounts.view_agency"],
+    Role.ANALYST: [],
+    Role.REVIEWER: [],
+    Role.MEDICAL_EXAMINER: [],
+    Role.SCENE_TECHNICIAN: [],
+    Role.AGENCY_OFFICER: [],
+    Role.PROSECUTOR: [],
+    Role.STATISTICIAN: [],
+    Role.AUDITOR: ["audit.view_auditevent", "accounts.view_user", "accounts.view_agency"],
+}
+
+
+def _permission(dotted: str) -> Permission:
+    app_label, codename = dotted.split(".", 1)
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def sync_roles() -> None:
+    for role, dotted_names in ROLE_PERMISSIONS.items():
+        role.group().permissions.set([_permission(name) for name in dotted_names])
+
+
+def sync_roles_after_migrate(sender, app_config=None, using="default", plan=None, **kwargs) -> None:
+    """post_migrate receiver: runs once all apps' permissions exist."""
+    try:
+        sync_roles()
+    except Permission.DoesNotExist:
+        # A partial migration (e.g. `migrate accounts 0001`) may not have every app's permissions yet.
+        return

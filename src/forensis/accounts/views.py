@@ -1,0 +1,115 @@
+"""Sign-in, multi-factor authentication and the user's own password."""
+
+from __future__ import annotations
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django_otp import login as otp_login
+from django_otp import match_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from forensis.audit.models import Outcome
+from forensis.audit.services import record
+
+from . import services
+from .forms import LoginForm, OwnPasswordForm, TokenForm
+
+_ENROLMENT_SESSION_KEY = "forensis_mfa_enrolment_device"
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+def _safe_next(request, default: str = "core:home") -> str:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@login_required
+def mfa_verify(request):
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = match_token(request.user, form.cleaned_data["token"])
+        if device is not None:
+            otp_login(request, device)
+            record("auth.mfa_verified", actor=request.user, obj=request.user)
+            return redirect(_safe_next(request))
+        record("auth.mfa_failed", actor=request.user, obj=request.user, outcome=Outcome.FAILURE)
+        form.add_error(
+            "token", _("That code is not correct or has expired. Enter the code your authenticator app shows now.")
+        )
+    return render(request, "accounts/mfa_verify.html", {"form": form, "next": _safe_next(request, "")})
+
+
+@login_required
+def mfa_enrol(request):
+    device = TOTPDevice.objects.filter(
+        pk=request.session.get(_ENROLMENT_SESSION_KEY), user=request.user, confirmed=False
+    ).first()
+    if device is None:
+        device = services.start_mfa_enrolment(request.user)
+        request.session[_ENROLMENT_SESSION_KEY] = device.pk
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.confirm_mfa_enrolment(request.user, device, form.cleaned_data["token"]):
+            del request.session[_ENROLMENT_SESSION_KEY]
+            otp_login(request, device)
+            messages.success(
+                request,
+                _("Multi-factor authentication is set up. You will enter a code from your app at every sign-in."),
+            )
+            return redirect("core:home")
+        form.add_error(
+            "token",
+            _(
+                "That code is not correct or has expired. Scan the QR code again "
+                "if needed and enter the code your app shows now."
+            ),
+        )
+    qr = segno.make(device.config_url, error="m")
+    return render(
+        request,
+        "accounts/mfa_enrol.html",
+        {
+            "form": form,
+            "qr_data_uri": qr.svg_data_uri(scale=5, border=2),
+            "secret": _grouped_base32(device.bin_key),
+            "already_enrolled": TOTPDevice.objects.filter(user=request.user, confirmed=True).exists(),
+        },
+    )
+
+
+def _grouped_base32(key: bytes) -> str:
+    from base64 import b32encode
+
+    text = b32encode(key).decode().rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+@login_required
+def change_password(request):
+    form = OwnPasswordForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.set_password(request.user, request.user, form.cleaned_data["new_password"])
+        except ValidationError as exc:
+            form.add_error("new_password", exc.message_dict.get("password", exc.messages))
+        else:
+            update_session_auth_hash(request, user)
+            messages.success(request, _("Your password has been changed."))
+            return redirect("core:home")
+    return render(request, "accounts/change_password.html", {"form": form})

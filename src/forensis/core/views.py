@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from forensis.accounts.roles import Role
+from forensis.audit.models import AuditEvent
+
+from .navigation import menu_for
+
+
+@never_cache
+def healthz(request):
+    """200 when the database answers and every migration is applied; 503 with the reason otherwise."""
+    try:
+        connection.ensure_connection()
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        return JsonResponse({"status": "unavailable", "reason": f"database unreachable: {exc}"}, status=503)
+    if pending:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _backwards in pending[:5])
+        return JsonResponse({"status": "unavailable", "reason": f"migrations not applied: {names}"}, status=503)
+    return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+#: What each role's home page offers first, in the order a person of that role needs it.
+ROLE_SHORTCUTS = {
+    Role.ADMINISTRATOR: ["accounts:user_list", "accounts:agency_list", "audit:event_list"],
+    Role.AUDITOR: ["audit:event_list", "accounts:user_list"],
+    Role.LAB_MANAGER: ["accounts:user_list", "accounts:agency_list"],
+    Role.EVIDENCE_CUSTODIAN: ["accounts:agency_list"],
+}
+
+
+@login_required
+def home(request):
+    user = request.user
+    recent_sign_ins = AuditEvent.objects.filter(
+        actor_username=user.username, action__in=["auth.login", "auth.login_failed"]
+    ).order_by("-id")[:5]
+    wanted = {url_name for role in user.roles for url_name in ROLE_SHORTCUTS.get(role, [])}
+    return render(
+        request,
+        "core/home.html",
+        {
+            "roles": user.roles,
+            "recent_sign_ins": recent_sign_ins,
+            "has_mfa": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+            "shortcuts": [entry for entry in menu_for(user, "") if entry["url_name"] in wanted],
+        },
+    )

@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from forensis.core import views as core_views
+
+urlpatterns = [
+    path("", include("forensis.core.urls")),
+    path("", include("forensis.accounts.urls")),
+    path("", include("forensis.audit.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", core_views.healthz, name="healthz"),
+]
