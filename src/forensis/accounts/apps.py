@@ -12,4 +12,5 @@ class AccountsConfig(AppConfig):
 
         from . import roles, signals  # noqa: F401  (connects the login/lockout audit receivers)
 
-        post_migrate.connect(roles.sync_roles_after_migrate, sender=self)
+        # Not limited to this app: it must run once every app's permissions exist (the last emission).
+        post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="forensis_sync_roles")

@@ -64,9 +64,9 @@ def sync_roles() -> None:
 
 
 def sync_roles_after_migrate(sender, app_config=None, using="default", plan=None, **kwargs) -> None:
-    """post_migrate receiver: runs once all apps' permissions exist."""
+    """post_migrate receiver. Django emits post_migrate once per app; before the last app's permissions
+    exist the sync is skipped, and the emission after them completes it."""
     try:
         sync_roles()
     except Permission.DoesNotExist:
-        # A partial migration (e.g. `migrate accounts 0001`) may not have every app's permissions yet.
         return

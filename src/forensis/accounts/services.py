@@ -14,9 +14,11 @@ from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from forensis.audit.models import Outcome
 from forensis.audit.services import record
 
 from .models import Agency, User
@@ -257,13 +259,45 @@ def start_mfa_enrolment(user: User) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
 
 
+def check_mfa_code(device: TOTPDevice, token: str) -> str | None:
+    """None when the code is right; otherwise the message to show.
+
+    django-otp slows down guessing: after each wrong code the device refuses codes for 1, 2, 4, …
+    seconds. Saying so is clearer than calling a right code wrong.
+    """
+    allowed, details = device.verify_is_allowed()
+    if not allowed:
+        locked_until = (details or {}).get("locked_until")
+        seconds = max(1, int((locked_until - timezone.now()).total_seconds()) + 1) if locked_until else 1
+        return _("Too many wrong codes. Wait %(seconds)s seconds and try again.") % {"seconds": seconds}
+    if device.verify_token(token.strip()):
+        return None
+    return _("That code is not correct or has expired. Enter the code your authenticator app shows now.")
+
+
 @transaction.atomic
-def confirm_mfa_enrolment(user: User, device: TOTPDevice, token: str) -> bool:
-    if device.user_id != user.pk or device.confirmed or not device.verify_token(token.strip()):
-        record("auth.mfa_enrolment_failed", actor=user, obj=user, outcome="failure")
-        return False
+def verify_mfa(user: User, token: str) -> tuple[TOTPDevice | None, str | None]:
+    """Check a sign-in code against the user's authenticator; audit success and failure."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    problem = check_mfa_code(device, token) if device else _("You have no authenticator set up.")
+    if problem:
+        record("auth.mfa_failed", actor=user, obj=user, outcome=Outcome.FAILURE)
+        return None, problem
+    record("auth.mfa_verified", actor=user, obj=user)
+    return device, None
+
+
+@transaction.atomic
+def confirm_mfa_enrolment(user: User, device: TOTPDevice, token: str) -> str | None:
+    """Confirm a new authenticator with its first code; returns the problem, or None when done."""
+    if device.user_id != user.pk or device.confirmed:
+        return _("This enrolment is no longer valid. Reload the page to start again.")
+    problem = check_mfa_code(device, token)
+    if problem:
+        record("auth.mfa_enrolment_failed", actor=user, obj=user, outcome=Outcome.FAILURE)
+        return problem
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     record("auth.mfa_enrolled", actor=user, obj=user)
-    return True
+    return None

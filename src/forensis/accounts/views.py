@@ -12,11 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
-from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
-
-from forensis.audit.models import Outcome
-from forensis.audit.services import record
 
 from . import services
 from .forms import LoginForm, OwnPasswordForm, TokenForm
@@ -43,15 +39,11 @@ def _safe_next(request, default: str = "core:home") -> str:
 def mfa_verify(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = match_token(request.user, form.cleaned_data["token"])
+        device, problem = services.verify_mfa(request.user, form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
-            record("auth.mfa_verified", actor=request.user, obj=request.user)
             return redirect(_safe_next(request))
-        record("auth.mfa_failed", actor=request.user, obj=request.user, outcome=Outcome.FAILURE)
-        form.add_error(
-            "token", _("That code is not correct or has expired. Enter the code your authenticator app shows now.")
-        )
+        form.add_error("token", problem)
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": _safe_next(request, "")})
 
 
@@ -65,7 +57,8 @@ def mfa_enrol(request):
         request.session[_ENROLMENT_SESSION_KEY] = device.pk
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.confirm_mfa_enrolment(request.user, device, form.cleaned_data["token"]):
+        problem = services.confirm_mfa_enrolment(request.user, device, form.cleaned_data["token"])
+        if problem is None:
             del request.session[_ENROLMENT_SESSION_KEY]
             otp_login(request, device)
             messages.success(
@@ -73,13 +66,7 @@ def mfa_enrol(request):
                 _("Multi-factor authentication is set up. You will enter a code from your app at every sign-in."),
             )
             return redirect("core:home")
-        form.add_error(
-            "token",
-            _(
-                "That code is not correct or has expired. Scan the QR code again "
-                "if needed and enter the code your app shows now."
-            ),
-        )
+        form.add_error("token", problem)
     qr = segno.make(device.config_url, error="m")
     return render(
         request,

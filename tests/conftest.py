@@ -1,0 +1,76 @@
+"""Shared fixtures: agencies and users made through the same services the application uses."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from forensis.accounts import services
+from forensis.accounts.models import AgencyType
+from forensis.accounts.roles import Role
+
+PASSWORD = "Correct-horse-battery-9"
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_agency(db):
+    def make(agency_type: str = AgencyType.POLICE, **fields):
+        n = next(_counter)
+        return services.create_agency(None, code=fields.pop("code", f"AG{n}"), name=fields.pop("name", f"Agency {n}"),
+                                      type=agency_type, **fields)
+
+    return make
+
+
+@pytest.fixture
+def laboratory(make_agency):
+    return make_agency(AgencyType.LABORATORY, code="LAB", name="Forensic Laboratory")
+
+
+@pytest.fixture
+def police(make_agency):
+    return make_agency(AgencyType.POLICE, code="POL-A", name="Police A", district="BZ")
+
+
+@pytest.fixture
+def other_police(make_agency):
+    return make_agency(AgencyType.POLICE, code="POL-B", name="Police B", district="CY")
+
+
+@pytest.fixture
+def make_user(db, laboratory):
+    def make(role: str, agency=None, **fields):
+        n = next(_counter)
+        return services.create_user(None, username=fields.pop("username", f"{role}{n}"), password=PASSWORD,
+                                    agency=agency or laboratory, roles=[role], **fields)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMINISTRATOR, username="admin")
+
+
+@pytest.fixture
+def officer(make_user, police):
+    return make_user(Role.AGENCY_OFFICER, agency=police, username="officer")
+
+
+@pytest.fixture
+def other_officer(make_user, other_police):
+    return make_user(Role.AGENCY_OFFICER, agency=other_police, username="officer.b")
+
+
+@pytest.fixture
+def signed_in(client, settings):
+    """A test client signed in as ``user`` with MFA already verified (the MFA flow has its own tests)."""
+
+    def sign_in(user):
+        settings.FORENSIS_DEFER_MFA_ENROLMENT = True
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return sign_in

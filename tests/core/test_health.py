@@ -1,0 +1,39 @@
+from django.db import OperationalError
+from django.db.migrations.executor import MigrationExecutor
+
+
+def test_healthz_ok(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_healthz_reports_unapplied_migrations(client, db, monkeypatch):
+    class FakeMigration:
+        app_label, name = "cases", "0001_initial"
+
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [(FakeMigration, False)])
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "migrations not applied: cases.0001_initial" in response.json()["reason"]
+
+
+def test_healthz_reports_unreachable_database(client, db, monkeypatch):
+    from django.db import connection
+
+    def refuse():
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "ensure_connection", refuse)
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "database unreachable" in response.json()["reason"]
+
+
+def test_security_headers(client, db):
+    response = client.get("/accounts/login/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
