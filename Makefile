@@ -28,6 +28,11 @@ test-postgres: install-dev chromium
 	$(BIN)/forensis compilemessages
 	FORENSIS_DATA_DIR=$(CURDIR)/var/test DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/pytest $(PYTEST_ARGS)
 
+## make test-e2e: only the browser tests (headless chromium)
+test-e2e: install-dev chromium
+	$(BIN)/forensis compilemessages
+	FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
 ## make bench: the performance harness (prints a table, writes bench/results.json)
 bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)

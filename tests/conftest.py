@@ -11,6 +11,16 @@ from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
 
 PASSWORD = "Correct-horse-battery-9"
+ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings, request):
+    """Argon2 is slow on purpose; tests hash with MD5 unless marked ``argon2`` (the setting is tested once)."""
+    if "argon2" not in request.keywords:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", ARGON2]
+
+
 _counter = itertools.count(1)
 
 
@@ -18,8 +28,9 @@ _counter = itertools.count(1)
 def make_agency(db):
     def make(agency_type: str = AgencyType.POLICE, **fields):
         n = next(_counter)
-        return services.create_agency(None, code=fields.pop("code", f"AG{n}"), name=fields.pop("name", f"Agency {n}"),
-                                      type=agency_type, **fields)
+        return services.create_agency(
+            None, code=fields.pop("code", f"AG{n}"), name=fields.pop("name", f"Agency {n}"), type=agency_type, **fields
+        )
 
     return make
 
@@ -43,8 +54,14 @@ def other_police(make_agency):
 def make_user(db, laboratory):
     def make(role: str, agency=None, **fields):
         n = next(_counter)
-        return services.create_user(None, username=fields.pop("username", f"{role}{n}"), password=PASSWORD,
-                                    agency=agency or laboratory, roles=[role], **fields)
+        return services.create_user(
+            None,
+            username=fields.pop("username", f"{role}{n}"),
+            password=PASSWORD,
+            agency=agency or laboratory,
+            roles=[role],
+            **fields,
+        )
 
     return make
 

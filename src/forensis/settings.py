@@ -116,6 +116,10 @@ INSTALLED_APPS = [
     "forensis.core",
     "forensis.accounts",
     "forensis.audit",
+    "forensis.cases",
+    "forensis.intake",
+    "forensis.evidence",
+    "forensis.lab",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -202,9 +206,13 @@ AXES_FAILURE_LIMIT = _env_int("FORENSIS_LOCKOUT_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("FORENSIS_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_LOCKOUT_CALLABLE = "forensis.accounts.views.locked_out"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = _env_int("FORENSIS_PROXY_COUNT", 0) or None
+# The client address for lockout and the audit log. Behind a reverse proxy (FORENSIS_PROXY_COUNT ≥ 1) it is
+# taken from X-Forwarded-For; without one only the socket address counts, so a client cannot forge it.
+_PROXY_COUNT = _env_int("FORENSIS_PROXY_COUNT", 0)
+AXES_IPWARE_PROXY_COUNT = _PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if _PROXY_COUNT else ("REMOTE_ADDR",)
 
 # Multi-factor authentication. Laboratory staff and administrators always need it; officers and
 # other outside users when FORENSIS_MFA_FOR_AGENCY_USERS is on. The demo may defer enrolment so a
@@ -216,6 +224,7 @@ OTP_TOTP_ISSUER = os.environ.get("FORENSIS_MFA_ISSUER", "Forensis")
 FORENSIS_CASE_PREFIX = os.environ.get("FORENSIS_CASE_PREFIX", "NFSS").strip().upper()
 if not FORENSIS_CASE_PREFIX.isalnum() or len(FORENSIS_CASE_PREFIX) > 10:
     raise ImproperlyConfigured("FORENSIS_CASE_PREFIX must be 1–10 letters or digits, e.g. NFSS.")
+FORENSIS_BASE_URL = os.environ.get("FORENSIS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 FORENSIS_LAB_NAME = os.environ.get("FORENSIS_LAB_NAME", "National Forensic Science Service")
 
 LANGUAGE_CODE = "en"
@@ -232,6 +241,7 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not a known time zone (e.g. America/Belize).") from None
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "files"
@@ -281,4 +291,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("FORENSIS_LOG_LEVEL", "WARNING")},
 }
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"

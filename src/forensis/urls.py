@@ -6,6 +6,8 @@ urlpatterns = [
     path("", include("forensis.core.urls")),
     path("", include("forensis.accounts.urls")),
     path("", include("forensis.audit.urls")),
+    path("", include("forensis.intake.urls")),
+    path("", include("forensis.cases.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

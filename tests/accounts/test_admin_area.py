@@ -33,10 +33,18 @@ def test_lab_manager_may_list_users_but_not_change_them(signed_in, make_user, of
 
 def test_admin_creates_a_user(signed_in, admin_user, police):
     client = signed_in(admin_user)
-    response = client.post(reverse("accounts:user_new"), {
-        "username": "new.officer", "first_name": "New", "last_name": "Officer", "email": "n@example.org",
-        "agency": police.pk, "roles": ["agency_officer"], "password": "Long-enough-pass-1",
-    })
+    response = client.post(
+        reverse("accounts:user_new"),
+        {
+            "username": "new.officer",
+            "first_name": "New",
+            "last_name": "Officer",
+            "email": "n@example.org",
+            "agency": police.pk,
+            "roles": ["agency_officer"],
+            "password": "Long-enough-pass-1",
+        },
+    )
     assert response.status_code == 302
     user = User.objects.get(username="new.officer")
     assert user.agency == police and user.role_codes == ["agency_officer"]
@@ -44,9 +52,15 @@ def test_admin_creates_a_user(signed_in, admin_user, police):
 
 def test_bad_user_form_shows_errors_and_saves_nothing(signed_in, admin_user, police):
     client = signed_in(admin_user)
-    response = client.post(reverse("accounts:user_new"), {
-        "username": "bad.one", "agency": police.pk, "roles": ["analyst"], "password": "short",
-    })
+    response = client.post(
+        reverse("accounts:user_new"),
+        {
+            "username": "bad.one",
+            "agency": police.pk,
+            "roles": ["analyst"],
+            "password": "short",
+        },
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert "laboratory role" in body or "too short" in body
@@ -74,9 +88,15 @@ def test_user_list_filters_and_sorts(signed_in, admin_user, officer, other_offic
 
 def test_admin_edits_an_agency(signed_in, admin_user, police):
     client = signed_in(admin_user)
-    response = client.post(reverse("accounts:agency_edit", args=[police.pk]), {
-        "code": police.code, "name": "Police A (renamed)", "type": police.type, "district": "BZ",
-    })
+    response = client.post(
+        reverse("accounts:agency_edit", args=[police.pk]),
+        {
+            "code": police.code,
+            "name": "Police A (renamed)",
+            "type": police.type,
+            "district": "BZ",
+        },
+    )
     assert response.status_code == 302
     assert Agency.objects.get(pk=police.pk).name == "Police A (renamed)"
 
@@ -99,3 +119,15 @@ def test_every_role_has_a_home_page(signed_in, make_user, make_agency):
         user = make_user(role, agency=agency)
         body = signed_in(user).get("/").content.decode()
         assert str(role.label) in body, role
+
+
+def test_admin_sets_a_new_password_with_reason(signed_in, admin_user, officer):
+    client = signed_in(admin_user)
+    url = reverse("accounts:user_set_password", args=[officer.pk])
+    client.post(url, {"password": "short", "reason": "forgot"})
+    officer.refresh_from_db()
+    assert not officer.check_password("short")
+    client.post(url, {"password": "Brand-new-phrase-7", "reason": "forgot it"})
+    officer.refresh_from_db()
+    assert officer.check_password("Brand-new-phrase-7")
+    assert AuditEvent.objects.filter(action="user.password_reset", reason="forgot it").exists()

@@ -51,7 +51,7 @@ def test_lockout_after_five_failures(client, officer, no_mfa_for_officers):
     for _ in range(5):
         post_login(client, "officer", password="wrong-password")
     response = post_login(client, "officer")
-    assert response.status_code == 429 or response.status_code == 403
+    assert response.status_code == 429
     assert "Sign-in locked" in response.content.decode()
     assert AuditEvent.objects.filter(action="auth.locked_out").exists()
     assert not AuditEvent.objects.filter(action="auth.login", actor_username="officer").exists()
@@ -59,10 +59,12 @@ def test_lockout_after_five_failures(client, officer, no_mfa_for_officers):
 
 def test_lockout_is_per_account_from_other_addresses(client, officer, no_mfa_for_officers):
     for i in range(5):
-        client.post(LOGIN, {"username": "officer", "password": "wrong", "acknowledge": "on"},
-                    REMOTE_ADDR=f"10.0.0.{i + 1}")
-    response = client.post(LOGIN, {"username": "officer", "password": PASSWORD, "acknowledge": "on"},
-                           REMOTE_ADDR="10.0.0.99")
+        client.post(
+            LOGIN, {"username": "officer", "password": "wrong", "acknowledge": "on"}, REMOTE_ADDR=f"10.0.0.{i + 1}"
+        )
+    response = client.post(
+        LOGIN, {"username": "officer", "password": PASSWORD, "acknowledge": "on"}, REMOTE_ADDR="10.0.0.99"
+    )
     assert "Sign-in locked" in response.content.decode()
 
 
@@ -73,8 +75,9 @@ def test_admin_can_lift_a_lockout(client, officer, admin_user, no_mfa_for_office
         post_login(client, "officer", password="wrong-password")
     unlock_user(admin_user, officer, reason="identity confirmed by phone")
     client.cookies.clear()
-    response = client.post(LOGIN, {"username": "officer", "password": PASSWORD, "acknowledge": "on"},
-                           REMOTE_ADDR="10.9.9.9")
+    response = client.post(
+        LOGIN, {"username": "officer", "password": PASSWORD, "acknowledge": "on"}, REMOTE_ADDR="10.9.9.9"
+    )
     assert response.status_code == 302
 
 
@@ -147,3 +150,32 @@ def test_deferral_lets_unenrolled_users_in_but_not_enrolled_ones(client, make_us
 def test_session_expires_after_idle_timeout(settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
     assert settings.SESSION_SAVE_EVERY_REQUEST is True
+
+
+def test_enrolment_page_cannot_replace_an_authenticator_without_its_code(client, make_user):
+    """The password alone must never lead past MFA, also not through re-enrolment."""
+    user = make_user(Role.ANALYST, username="ana")
+    TOTPDevice.objects.create(user=user, confirmed=True)
+    post_login(client, "ana")
+    response = client.get(reverse("accounts:mfa_enrol"))
+    assert response.status_code == 302 and response.url.startswith(reverse("accounts:mfa_verify"))
+    assert not TOTPDevice.objects.filter(user=user, confirmed=False).exists()
+    assert client.get(reverse("accounts:change_password")).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_voluntary_authenticator_is_always_asked_for(client, officer, no_mfa_for_officers):
+    TOTPDevice.objects.create(user=officer, confirmed=True)
+    post_login(client, "officer")
+    assert client.get("/").url.startswith(reverse("accounts:mfa_verify"))
+
+
+def test_forwarded_address_is_ignored_without_a_proxy(client, officer):
+    for i in range(5):
+        client.post(
+            LOGIN,
+            {"username": f"nobody{i}", "password": "x", "acknowledge": "on"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )
+    sources = set(AuditEvent.objects.filter(action="auth.login_failed").values_list("source", flat=True))
+    assert sources == {"127.0.0.1"}

@@ -9,8 +9,14 @@ from forensis.audit.models import AuditEvent
 
 
 def test_create_user_records_audit_event_without_password(admin_user, police):
-    user = services.create_user(admin_user, username="newofficer", password=PASSWORD, agency=police,
-                                roles=[Role.AGENCY_OFFICER], first_name="Nia")
+    user = services.create_user(
+        admin_user,
+        username="newofficer",
+        password=PASSWORD,
+        agency=police,
+        roles=[Role.AGENCY_OFFICER],
+        first_name="Nia",
+    )
     event = AuditEvent.objects.get(action="user.created", object_id=str(user.pk))
     assert event.actor_username == "admin"
     assert event.after["roles"] == ["agency_officer"]
@@ -25,8 +31,9 @@ def test_create_user_records_audit_event_without_password(admin_user, police):
 )
 def test_weak_passwords_are_refused_and_nothing_is_saved(admin_user, police, password, message):
     with pytest.raises(ValidationError) as exc:
-        services.create_user(admin_user, username="newofficer", password=password, agency=police,
-                             roles=[Role.AGENCY_OFFICER])
+        services.create_user(
+            admin_user, username="newofficer", password=password, agency=police, roles=[Role.AGENCY_OFFICER]
+        )
     assert message in str(exc.value.message_dict["password"])
     assert not User.objects.filter(username="newofficer").exists()
 
@@ -39,8 +46,9 @@ def test_laboratory_role_refused_for_police_user(admin_user, police):
 
 def test_duplicate_username_is_a_clear_error(admin_user, police):
     with pytest.raises(ValidationError) as exc:
-        services.create_user(admin_user, username="admin", password=PASSWORD, agency=police,
-                             roles=[Role.AGENCY_OFFICER])
+        services.create_user(
+            admin_user, username="admin", password=PASSWORD, agency=police, roles=[Role.AGENCY_OFFICER]
+        )
     assert "username" in exc.value.message_dict
 
 
@@ -112,3 +120,9 @@ def test_createsuperuser_goes_through_the_service(db):
     user = User.objects.create_superuser("root", "root@example.org", PASSWORD)
     assert user.is_superuser and user.is_laboratory_staff and user.has_role(Role.ADMINISTRATOR)
     assert AuditEvent.objects.filter(action="user.created", object_id=str(user.pk)).exists()
+
+
+@pytest.mark.argon2
+def test_passwords_are_hashed_with_argon2(officer):
+    officer.refresh_from_db()
+    assert officer.password.startswith("argon2")

@@ -42,17 +42,30 @@ def test_unreachable_database_is_a_clear_message(tmp_path):
 
 
 def test_production_profile_passes_deploy_check(tmp_path):
-    result = run_forensis("check", "--deploy", "--fail-level", "WARNING", tmp_path=tmp_path,
-                          FORENSIS_ENV="production", ALLOWED_HOSTS="forensis.example.org")
+    result = run_forensis(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        tmp_path=tmp_path,
+        FORENSIS_ENV="production",
+        ALLOWED_HOSTS="forensis.example.org",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_never_defers_mfa(tmp_path):
     code = "from django.conf import settings; print(settings.FORENSIS_DEFER_MFA_ENROLMENT)"
-    result = run_forensis("shell", "-c", code,
-                          tmp_path=tmp_path, FORENSIS_ENV="production", ALLOWED_HOSTS="x.example",
-                          FORENSIS_DEFER_MFA_ENROLMENT="1")
+    result = run_forensis(
+        "shell",
+        "-c",
+        code,
+        tmp_path=tmp_path,
+        FORENSIS_ENV="production",
+        ALLOWED_HOSTS="x.example",
+        FORENSIS_DEFER_MFA_ENROLMENT="1",
+    )
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 

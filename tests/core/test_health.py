@@ -37,3 +37,9 @@ def test_security_headers(client, db):
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_static_files_are_served(client, db):
+    for path in ["/static/vendor/bootstrap.min.css", "/static/forensis/forensis.css", "/static/vendor/htmx.min.js"]:
+        response = client.get(path)
+        assert response.status_code == 200, path

@@ -32,8 +32,10 @@ def _catalogue() -> polib.POFile:
 
 
 def _placeholders(text: str) -> Counter:
+    """The placeholders in ``text``, spaces inside braces ignored ("{{ name }}" is "{{name}}")."""
     text = text.replace("%%", "")
-    return Counter(PYTHON_FORMAT.findall(text)) + Counter(BRACE_FORMAT.findall(text))
+    braces = (re.sub(r"\s+", "", token) for token in BRACE_FORMAT.findall(text))
+    return Counter(PYTHON_FORMAT.findall(text)) + Counter(braces)
 
 
 def _translations(entry: polib.POEntry) -> list[tuple[str, str]]:
@@ -88,7 +90,9 @@ def test_spanish_translations_keep_their_placeholders():
 
 def test_placeholder_patterns():
     assert _placeholders("Agency %(name)s saved, %d of %s, 100%%") == Counter({"%(name)s": 1, "%d": 1, "%s": 1})
-    assert _placeholders("Hello {name}, {{ user }} and {0}") == Counter({"{name}": 1, "{{ user }}": 1, "{0}": 1})
+    assert _placeholders("Hello {name}, {{ user }} and {0}") == Counter({"{name}": 1, "{{user}}": 1, "{0}": 1})
+    assert _placeholders("{{ user }}") == _placeholders("{{user}}")
+    assert _placeholders("%(name)s") != _placeholders("%(nombre)s")
 
 
 @pytest.fixture

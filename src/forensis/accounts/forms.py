@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
@@ -17,10 +18,21 @@ class LoginForm(BootstrapFormMixin, AuthenticationForm):
     )
     error_messages = {
         "invalid_login": _(
-            "The username or password is not correct. After 5 failed attempts in 15 minutes the account is locked."
+            "The username or password is not correct. After %(failures)s failed attempts in %(minutes)s minutes "
+            "the account is locked."
         ),
         "inactive": _("This account has been deactivated. Ask your administrator."),
     }
+
+    def get_invalid_login_error(self):
+        return forms.ValidationError(
+            self.error_messages["invalid_login"],
+            code="invalid_login",
+            params={
+                "failures": settings.AXES_FAILURE_LIMIT,
+                "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+            },
+        )
 
 
 class TokenForm(BootstrapFormMixin, forms.Form):
@@ -97,3 +109,10 @@ class OwnPasswordForm(BootstrapFormMixin, forms.Form):
         if not self.user.check_password(self.cleaned_data["current_password"]):
             raise forms.ValidationError(_("Your current password is not correct."))
         return self.cleaned_data["current_password"]
+
+
+class SetPasswordForm(BootstrapFormMixin, forms.Form):
+    password = forms.CharField(
+        label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500)

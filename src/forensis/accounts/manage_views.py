@@ -15,7 +15,7 @@ from forensis.core.services import call_with_form_errors
 
 from . import services
 from .filters import AgencyFilter, UserFilter
-from .forms import AgencyForm, NewUserForm, ReasonForm, UserForm
+from .forms import AgencyForm, NewUserForm, ReasonForm, SetPasswordForm, UserForm
 from .models import Agency, User
 from .tables import AgencyTable, UserTable
 
@@ -132,6 +132,27 @@ def user_action(request, pk: int, action: str):
         and call_with_form_errors(form, service, request.user, user, form.cleaned_data["reason"]) is not None
     ):
         messages.success(request, done_message)
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("accounts:user_edit", pk=user.pk)
+
+
+@login_required
+@permission_required("accounts.manage_users", raise_exception=True)
+@require_POST
+def user_set_password(request, pk: int):
+    """An administrator sets a new password for someone who forgot theirs (given to them in person)."""
+    user = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
+    form = SetPasswordForm(request.POST)
+    if form.is_valid() and call_with_form_errors(
+        form,
+        services.set_password,
+        request.user,
+        user,
+        form.cleaned_data["password"],
+        reason=form.cleaned_data["reason"],
+    ):
+        messages.success(request, _("Password changed. Give it to the user in person."))
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect("accounts:user_edit", pk=user.pk)

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from forensis.core.vocabulary import District
 
-from .scoping import AgencyScopedQuerySet
+from .scoping import AgencyScopedQuerySet, scoped_by
 
 
 class AgencyType(models.TextChoices):
@@ -17,10 +17,6 @@ class AgencyType(models.TextChoices):
     COURT = "court", _("Court")
     OBSERVATORY = "observatory", _("Crime observatory")
     PARTNER = "partner", _("Partner system")
-
-
-class AgencyQuerySet(AgencyScopedQuerySet):
-    agency_lookup = "pk"
 
 
 class Agency(models.Model):
@@ -37,7 +33,7 @@ class Agency(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
-    objects = AgencyQuerySet.as_manager()
+    objects = scoped_by("pk").as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -32,24 +32,42 @@ class Role(models.TextChoices):
 #: Roles a person outside the laboratory may hold; every other role is for laboratory staff.
 OUTSIDE_ROLES = frozenset({Role.AGENCY_OFFICER, Role.PROSECUTOR, Role.STATISTICIAN})
 
-ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.ADMINISTRATOR: [
-        "accounts.manage_users",
-        "accounts.manage_agencies",
-        "accounts.view_user",
-        "accounts.view_agency",
-        "audit.view_auditevent",
+_CASE_READERS = [
+    Role.ADMINISTRATOR,
+    Role.LAB_MANAGER,
+    Role.EVIDENCE_CUSTODIAN,
+    Role.ANALYST,
+    Role.REVIEWER,
+    Role.MEDICAL_EXAMINER,
+    Role.SCENE_TECHNICIAN,
+    Role.AGENCY_OFFICER,
+    Role.PROSECUTOR,
+    Role.AUDITOR,
+]
+
+#: permission → the roles that hold it. Statisticians hold none of the case-level permissions.
+PERMISSION_ROLES: dict[str, list[Role]] = {
+    "accounts.manage_users": [Role.ADMINISTRATOR],
+    "accounts.manage_agencies": [Role.ADMINISTRATOR],
+    "accounts.view_user": [Role.ADMINISTRATOR, Role.LAB_MANAGER, Role.AUDITOR],
+    "accounts.view_agency": [Role.ADMINISTRATOR, Role.LAB_MANAGER, Role.EVIDENCE_CUSTODIAN, Role.AUDITOR],
+    "audit.view_auditevent": [Role.ADMINISTRATOR, Role.AUDITOR],
+    "cases.view_case": _CASE_READERS,
+    "intake.view_submission": [
+        Role.ADMINISTRATOR,
+        Role.LAB_MANAGER,
+        Role.EVIDENCE_CUSTODIAN,
+        Role.SCENE_TECHNICIAN,
+        Role.AGENCY_OFFICER,
+        Role.AUDITOR,
     ],
-    Role.LAB_MANAGER: ["accounts.view_user", "accounts.view_agency"],
-    Role.EVIDENCE_CUSTODIAN: ["accounts.view_agency"],
-    Role.ANALYST: [],
-    Role.REVIEWER: [],
-    Role.MEDICAL_EXAMINER: [],
-    Role.SCENE_TECHNICIAN: [],
-    Role.AGENCY_OFFICER: [],
-    Role.PROSECUTOR: [],
-    Role.STATISTICIAN: [],
-    Role.AUDITOR: ["audit.view_auditevent", "accounts.view_user", "accounts.view_agency"],
+    "intake.add_submission": [Role.AGENCY_OFFICER, Role.SCENE_TECHNICIAN, Role.EVIDENCE_CUSTODIAN],
+    "intake.receive_submission": [Role.EVIDENCE_CUSTODIAN],
+    "intake.manage_kits": [Role.ADMINISTRATOR],
+}
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    role: [permission for permission, roles in PERMISSION_ROLES.items() if role in roles] for role in Role
 }
 
 

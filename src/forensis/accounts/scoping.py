@@ -44,3 +44,8 @@ class AgencyScopedQuerySet(models.QuerySet):
         if scope is Scope.NOTHING:
             return self.none()
         return self.filter(**{self.agency_lookup: user.agency_id})
+
+
+def scoped_by(agency_lookup: str) -> type[AgencyScopedQuerySet]:
+    """A scoped queryset class for a model that reaches its agency through ``agency_lookup``."""
+    return type(f"ScopedBy_{agency_lookup}", (AgencyScopedQuerySet,), {"agency_lookup": agency_lookup})

@@ -18,5 +18,6 @@ urlpatterns = [
     path("manage/users/", manage_views.user_list, name="user_list"),
     path("manage/users/new/", manage_views.user_edit, name="user_new"),
     path("manage/users/<int:pk>/", manage_views.user_edit, name="user_edit"),
+    path("manage/users/<int:pk>/password/", manage_views.user_set_password, name="user_set_password"),
     path("manage/users/<int:pk>/<slug:action>/", manage_views.user_action, name="user_action"),
 ]

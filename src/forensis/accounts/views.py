@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
@@ -24,6 +28,12 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+
+def locked_out(request, credentials=None, *args, **kwargs):
+    """django-axes' lockout response: the sign-in page's look, one clear message, HTTP 429."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)
 
 
 def _safe_next(request, default: str = "core:home") -> str:
@@ -49,6 +59,9 @@ def mfa_verify(request):
 
 @login_required
 def mfa_enrol(request):
+    """Set up (or replace) the authenticator. Replacing one needs the current one: verify first."""
+    if not request.user.is_verified() and TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect(f"{reverse('accounts:mfa_verify')}?{urlencode({'next': request.path})}")
     device = TOTPDevice.objects.filter(
         pk=request.session.get(_ENROLMENT_SESSION_KEY), user=request.user, confirmed=False
     ).first()

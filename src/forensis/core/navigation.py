@@ -24,6 +24,8 @@ class MenuEntry:
 
 MENU = [
     MenuEntry(_("Home"), "core:home"),
+    MenuEntry(_("Submissions"), "intake:list", "intake.view_submission"),
+    MenuEntry(_("Reception"), "intake:reception", "intake.receive_submission"),
     MenuEntry(_("Users"), "accounts:user_list", "accounts.view_user"),
     MenuEntry(_("Agencies"), "accounts:agency_list", "accounts.view_agency"),
     MenuEntry(_("Audit log"), "audit:event_list", "audit.view_auditevent"),

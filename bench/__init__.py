@@ -1,0 +1,1 @@
+"""Forensis's performance harness: ``python -m bench`` (``make bench``), see docs/benchmarks.md."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, render
+
+from forensis.audit.services import record
+from forensis.evidence.labels import render_labels
+from forensis.evidence.models import CustodyEvent, Item
+from forensis.intake.views import pdf_response
+
+from .models import Case
+
+
+def visible_case(request, lab_number: str) -> Case:
+    return get_object_or_404(Case.objects.visible_to(request.user).select_related("agency"), lab_number=lab_number)
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def case_detail(request, lab_number: str):
+    case = visible_case(request, lab_number)
+    if not request.user.is_laboratory_staff:
+        record("case.viewed", actor=request.user, obj=case)
+    items = case.items.prefetch_related(
+        Prefetch("custody_events", queryset=CustodyEvent.objects.order_by("sequence"))
+    ).select_related("submission_item")
+    return render(
+        request,
+        "cases/case_detail.html",
+        {
+            "case": case,
+            "offences": case.offences.all(),
+            "people": case.people.all(),
+            "items": items,
+            "requests": case.requests.select_related("discipline").prefetch_related("items"),
+            "submissions": case.submissions.select_related("submitting_officer", "received_by"),
+        },
+    )
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def labels_pdf(request, lab_number: str):
+    """One label per item (or only ``?item=LABEL``), sized ``?w=&h=`` in millimetres (2×1 inch by default)."""
+    case = visible_case(request, lab_number)
+    items = Item.objects.filter(case=case)
+    if request.GET.get("item"):
+        items = items.filter(label=request.GET["item"])
+    try:
+        size = {k: float(request.GET[p]) for k, p in (("width_mm", "w"), ("height_mm", "h")) if request.GET.get(p)}
+        data = render_labels(list(items), **size)
+    except (ValueError, ValidationError) as exc:
+        return HttpResponseBadRequest(str(exc))
+    return pdf_response(data, f"{lab_number}-labels.pdf")
