@@ -258,10 +258,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # E-mail
+# Development keeps outgoing mail as files in the data directory (var/mail), to read without a mail server.
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.filebased.EmailBackend",
 )
+EMAIL_FILE_PATH = DATA_DIR / "mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = _env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

@@ -270,3 +270,50 @@ def test_walk_in_through_the_pages(custodian_client, officer):
     response = custodian_client.post(reverse("intake:walk_in"), {"kit": "", "submitting_officer": officer.pk})
     submission = Submission.objects.get()
     assert submission.walk_in and response.url == reverse("intake:edit", args=[submission.reference])
+
+
+def test_officer_home_shows_submissions_and_receipt_notification(signed_in, officer, received):
+    client = signed_in(officer)
+    home = client.get("/").content.decode()
+    assert received.reference in home and 'data-testid="home-notifications"' in home
+    assert f"was received by the laboratory as case {received.case.lab_number}" in home
+    client.post(reverse("core:notifications"))
+    assert 'data-testid="home-notifications"' not in client.get("/").content.decode()
+
+
+def test_notifications_are_private(signed_in, other_officer, received):
+    page = signed_in(other_officer).get(reverse("core:notifications")).content.decode()
+    assert received.reference not in page
+
+
+def test_custodian_home_counts_waiting_submissions(custodian_client, waiting):
+    home = custodian_client.get("/").content.decode()
+    assert 'data-testid="waiting-count">1<' in home
+
+
+def test_admin_edits_a_kit_and_others_cannot(signed_in, admin_user, officer):
+    from forensis.intake.models import Kit
+
+    kit = Kit.objects.get(name="Toxicology kit (driving)")
+    toxicology = Discipline.objects.get(code="toxicology").pk
+    payload = {
+        "name": kit.name,
+        "description": "Updated",
+        "is_active": "on",
+        **management("items", 1),
+        "items-0-type": "blood",
+        "items-0-description": "Blood, grey top",
+        "items-0-quantity": "2",
+        "items-0-packaging": "",
+        "items-0-disciplines": [toxicology],
+        "action": "save",
+    }
+    assert signed_in(officer).post(reverse("intake:kit_edit", args=[kit.pk]), payload).status_code == 403
+    response = signed_in(admin_user).post(reverse("intake:kit_edit", args=[kit.pk]), payload)
+    assert response.status_code == 302
+    assert list(kit.items.values_list("description", flat=True)) == ["Blood, grey top"]
+    assert AuditEvent.objects.filter(action="kit.updated").exists()
+    payload["items-0-disciplines"] = []
+    response = signed_in(admin_user).post(reverse("intake:kit_edit", args=[kit.pk]), payload)
+    assert "choose at least one requested examination" in response.content.decode()
+    assert kit.items.get().disciplines.count() == 1

@@ -28,6 +28,7 @@ MENU = [
     MenuEntry(_("Reception"), "intake:reception", "intake.receive_submission"),
     MenuEntry(_("Users"), "accounts:user_list", "accounts.view_user"),
     MenuEntry(_("Agencies"), "accounts:agency_list", "accounts.view_agency"),
+    MenuEntry(_("Kits"), "intake:kits", "intake.manage_kits"),
     MenuEntry(_("Audit log"), "audit:event_list", "audit.view_auditevent"),
 ]
 

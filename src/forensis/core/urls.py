@@ -4,4 +4,7 @@ from . import views
 
 app_name = "core"
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("notifications/", views.notifications, name="notifications"),
+]

@@ -4,13 +4,15 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
 
+from .models import Notification
 from .navigation import menu_for
 
 
@@ -31,7 +33,7 @@ def healthz(request):
 
 #: What each role's home page offers first, in the order a person of that role needs it.
 ROLE_SHORTCUTS = {
-    Role.ADMINISTRATOR: ["accounts:user_list", "accounts:agency_list", "audit:event_list"],
+    Role.ADMINISTRATOR: ["accounts:user_list", "accounts:agency_list", "intake:kits", "audit:event_list"],
     Role.AUDITOR: ["audit:event_list", "accounts:user_list"],
     Role.LAB_MANAGER: ["accounts:user_list", "accounts:agency_list"],
     Role.EVIDENCE_CUSTODIAN: ["accounts:agency_list"],
@@ -40,7 +42,15 @@ ROLE_SHORTCUTS = {
 
 @login_required
 def home(request):
+    from forensis.intake.models import Submission, SubmissionStatus
+
     user = request.user
+    submissions = Submission.objects.visible_to(user).select_related("case")
+    work = {}
+    if user.has_perm("intake.receive_submission"):
+        work["waiting_at_reception"] = submissions.filter(status=SubmissionStatus.SUBMITTED).count()
+    elif user.has_perm("intake.add_submission"):
+        work["recent_submissions"] = submissions.filter(agency=user.agency).order_by("-updated_at")[:8]
     recent_sign_ins = AuditEvent.objects.filter(
         actor_username=user.username, action__in=["auth.login", "auth.login_failed"]
     ).order_by("-id")[:5]
@@ -53,5 +63,17 @@ def home(request):
             "recent_sign_ins": recent_sign_ins,
             "has_mfa": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
             "shortcuts": [entry for entry in menu_for(user, "") if entry["url_name"] in wanted],
+            "notifications": Notification.objects.filter(recipient=user, read_at__isnull=True)[:10],
+            **work,
         },
     )
+
+
+@login_required
+def notifications(request):
+    """The user's own notifications; "Mark all as read" clears the count in the menu."""
+    mine = Notification.objects.filter(recipient=request.user)
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("core:notifications")
+    return render(request, "core/notifications.html", {"notifications": mine[:200]})

@@ -11,7 +11,7 @@ from forensis.core.forms import BootstrapFormMixin
 from forensis.evidence.models import SealStatus
 from forensis.lab.models import Discipline
 
-from .models import Kit, Presence, Submission, SubmissionItem
+from .models import Kit, KitItem, Presence, Submission, SubmissionItem
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -130,3 +130,25 @@ class ReceiveForm(BootstrapFormMixin, forms.Form):
         self.fields["attach_to"].choices = [("", _("Open a new case"))] + [
             (case.pk, _("Add to existing case %(case)s") % {"case": case.lab_number}) for case in matching_cases
         ]
+
+
+class KitForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Kit
+        fields = ["name", "description", "is_active"]
+
+
+class KitItemForm(BootstrapFormMixin, forms.ModelForm):
+    disciplines = forms.ModelMultipleChoiceField(
+        label=_("Requested examinations"),
+        queryset=Discipline.objects.filter(is_active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = KitItem
+        fields = ["type", "description", "quantity", "packaging", "biological", "disciplines"]
+
+
+KitItemFormSet = forms.formset_factory(KitItemForm, extra=0, can_delete=True)

@@ -66,6 +66,46 @@ class ItemData:
     disciplines: list = field(default_factory=list)
 
 
+# --- kits ----------------------------------------------------------------------------------------
+
+KIT_FIELDS = ("name", "description", "is_active")
+KIT_ITEM_FIELDS = ("type", "description", "quantity", "packaging", "biological")
+
+
+def _kit_snapshot(kit: Kit) -> dict[str, Any]:
+    return {
+        **{name: getattr(kit, name) for name in KIT_FIELDS},
+        "items": [
+            {**{n: getattr(i, n) for n in KIT_ITEM_FIELDS}, "disciplines": sorted(d.code for d in i.disciplines.all())}
+            for i in kit.items.all()
+        ],
+    }
+
+
+@transaction.atomic
+def save_kit(actor: User, kit: Kit | None, *, fields: dict[str, Any], items: list[ItemData]) -> Kit:
+    """Create a kit or replace an existing kit's details and items (submissions made from it keep theirs)."""
+    require_permission(actor, "intake.manage_kits")
+    if not items:
+        raise ValidationError({"items": [_("A kit needs at least one item.")]})
+    _validate_items(items, for_submit=True)
+    before = _kit_snapshot(kit) if kit else None
+    kit = kit or Kit()
+    for name in KIT_FIELDS:
+        if name in fields:
+            setattr(kit, name, fields[name])
+    kit.full_clean()
+    kit.save()
+    kit.items.all().delete()
+    for data in items:
+        kit_item = kit.items.create(**{k: v for k, v in data.fields.items() if k in KIT_ITEM_FIELDS})
+        kit_item.disciplines.set(data.disciplines)
+    after = _kit_snapshot(kit)
+    if after != before:
+        record("kit.created" if before is None else "kit.updated", actor=actor, obj=kit, before=before, after=after)
+    return kit
+
+
 # --- pre-log -------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.forms.models import model_to_dict
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -19,8 +20,16 @@ from forensis.core.services import call_with_form_errors
 
 from . import documents, services
 from .filters import SubmissionFilter
-from .forms import CorrectionForm, ItemFormSet, NewSubmissionForm, PersonFormSet, SubmissionForm
-from .models import Submission, SubmissionStatus
+from .forms import (
+    CorrectionForm,
+    ItemFormSet,
+    KitForm,
+    KitItemFormSet,
+    NewSubmissionForm,
+    PersonFormSet,
+    SubmissionForm,
+)
+from .models import Kit, Submission, SubmissionStatus
 from .tables import SubmissionTable
 
 EDITABLE_ACTIONS = {"save", "add_item", "add_person", "submit"}
@@ -206,3 +215,41 @@ def receipt_pdf(request, reference: str):
         return redirect("intake:detail", reference=reference)
     record("submission.receipt_downloaded", actor=request.user, obj=submission)
     return pdf_response(documents.render_receipt(submission), f"{submission.receipt_number}.pdf")
+
+
+@login_required
+@permission_required("intake.manage_kits", raise_exception=True)
+def kit_list(request):
+    return render(request, "intake/kit_list.html", {"kits": Kit.objects.prefetch_related("items__disciplines")})
+
+
+@login_required
+@permission_required("intake.manage_kits", raise_exception=True)
+def kit_edit(request, pk: int | None = None):
+    kit = get_object_or_404(Kit, pk=pk) if pk else None
+    adding = request.GET.get("add") == "item" or kit is None
+    data = request.POST if request.method == "POST" else None
+    form = KitForm(data, instance=kit)
+    rows = (
+        [
+            {**model_to_dict(i, fields=services.KIT_ITEM_FIELDS), "disciplines": list(i.disciplines.all())}
+            for i in kit.items.all()
+        ]
+        if kit
+        else []
+    )
+    items = (_with_extra(KitItemFormSet) if adding else KitItemFormSet)(data, prefix="items", initial=rows)
+    if data is not None and form.is_valid() and items.is_valid():
+        item_data = [
+            services.ItemData({k: v for k, v in row.items() if k != "disciplines"}, list(row["disciplines"]))
+            for row in _kept(items)
+        ]
+        saved = call_with_form_errors(
+            form, services.save_kit, request.user, kit, fields=form.cleaned_data, items=item_data
+        )
+        if saved is not None:
+            if request.POST.get("action") == "add_item":
+                return redirect(f"{reverse('intake:kit_edit', args=[saved.pk])}?add=item")
+            messages.success(request, _("Kit %(name)s saved.") % {"name": saved.name})
+            return redirect("intake:kits")
+    return render(request, "intake/kit_form.html", {"kit": kit, "form": form, "items": items})

@@ -4,8 +4,8 @@ KITS = {
     "Sexual assault kit": (
         "Standard kit collected at the medical examination of a victim of sexual violence.",
         [
-            ("swab", "Vaginal swabs (2)", 2, "Sealed kit envelope", True, ["serology", "dna"]),
-            ("swab", "Oral swabs (2)", 2, "Sealed kit envelope", True, ["serology", "dna"]),
+            ("swab", "Vaginal swabs", 2, "Sealed kit envelope", True, ["serology", "dna"]),
+            ("swab", "Oral swabs", 2, "Sealed kit envelope", True, ["serology", "dna"]),
             ("blood", "Blood sample, grey-top tube", 1, "Sealed tube", True, ["toxicology"]),
             ("clothing", "Victim's underwear", 1, "Paper bag", True, ["serology"]),
             ("swab", "Victim reference buccal swab", 1, "Sealed envelope", True, ["dna"]),
@@ -14,7 +14,7 @@ KITS = {
     "Toxicology kit (driving)": (
         "Samples from a driver suspected of driving under the influence.",
         [
-            ("blood", "Blood sample, grey-top tubes (2)", 2, "Sealed tubes in kit box", True, ["toxicology"]),
+            ("blood", "Blood sample, grey-top tubes", 2, "Sealed tubes in kit box", True, ["toxicology"]),
             ("other", "Urine sample", 1, "Sealed container", True, ["toxicology"]),
         ],
     ),

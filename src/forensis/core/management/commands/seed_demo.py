@@ -1,10 +1,16 @@
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from forensis.accounts import services
 from forensis.accounts.models import AgencyType, User
 from forensis.accounts.roles import Role
 from forensis.core.vocabulary import District
+from forensis.evidence.models import SealStatus
+from forensis.intake import services as intake
+from forensis.intake.models import Kit
 
 DEMO_PASSWORD = "Forensis-demo-2026"  # noqa: S105  (printed for the demo; never used in production)
 
@@ -51,6 +57,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _seed(self):
+        self._seed_people()
+        self._seed_cases()
+
+    def _seed_people(self):
         agencies = {}
         for code, name, agency_type, district in AGENCIES:
             agencies[code] = services.create_agency(None, code=code, name=name, type=agency_type, district=district)
@@ -65,6 +75,99 @@ class Command(BaseCommand):
                 last_name=last,
                 email=f"{username}@demo.forensis.invalid",
             )
+
+    def _seed_cases(self):
+        """A few submissions in every state, made through the same services the screens use."""
+        users = {u.username: u for u in User.objects.all()}
+        officer, cayo, custodian = users["officer"], users["officer.cayo"], users["custodian"]
+        now = timezone.now()
+        kits = {kit.name: kit for kit in Kit.objects.all()}
+
+        def pre_log(actor, kit, *, number, offences, district, town, days_ago, people, narrative):
+            submission = intake.create_submission(actor, kit=kits[kit])
+            items = [
+                intake.ItemData(
+                    {n: getattr(i, n) for n in intake.ITEM_FIELDS} | {"seal_number": f"{number}-S{i.position}"},
+                    list(i.disciplines.all()),
+                )
+                for i in submission.items.all()
+            ]
+            return intake.update_submission(
+                actor,
+                submission,
+                fields={
+                    "agency_case_number": number,
+                    "offence_codes": offences,
+                    "district": district,
+                    "town": town,
+                    "incident_at": now - timedelta(days=days_ago),
+                    "narrative": narrative,
+                },
+                people=people,
+                items=items,
+            )
+
+        def receive(submission, handed_over_by, broken_seal_note=""):
+            checks = {i.pk: intake.ItemCheck() for i in submission.items.all()}
+            if broken_seal_note:
+                first = submission.items.first()
+                checks[first.pk] = intake.ItemCheck(seal_status=SealStatus.BROKEN, deviation_note=broken_seal_note)
+            return intake.receive_submission(custodian, submission, checks=checks, handed_over_by=handed_over_by)
+
+        shooting = pre_log(
+            officer,
+            "Firearm and ammunition set",
+            number="BZ-CR-2026-0311",
+            offences=["0101"],
+            district="BZ",
+            town="Belize City",
+            days_ago=9,
+            narrative="Man shot on Mahogany Street.",
+            people=[
+                {"role": "deceased", "name": "Kevin Usher", "sex": "M", "age": 27},
+                {"role": "suspect", "name": "Unknown", "sex": "U"},
+            ],
+        )
+        receive(
+            intake.submit_submission(officer, shooting), officer, broken_seal_note="Envelope seal torn at one corner"
+        )
+        assault = pre_log(
+            officer,
+            "Sexual assault kit",
+            number="BZ-CR-2026-0342",
+            offences=["03011"],
+            district="BZ",
+            town="Ladyville",
+            days_ago=2,
+            narrative="Reported at Karl Heusner Memorial Hospital.",
+            people=[
+                {"role": "victim", "name": "Withheld (minor)", "sex": "F", "age": 15, "relationship_to_victim": ""}
+            ],
+        )
+        intake.submit_submission(officer, assault)
+        pre_log(
+            officer,
+            "Toxicology kit (driving)",
+            number="BZ-TR-2026-0077",
+            offences=["02072"],
+            district="BZ",
+            town="Belize City",
+            days_ago=0,
+            narrative="Driver stopped at a checkpoint.",
+            people=[],
+        )
+        drugs = pre_log(
+            cayo,
+            "Toxicology kit (driving)",
+            number="CY-TR-2026-0102",
+            offences=["02072"],
+            district="CY",
+            town="San Ignacio",
+            days_ago=5,
+            narrative="Collision on the George Price Highway.",
+            people=[{"role": "suspect", "name": "Luis Pook", "sex": "M", "age": 34}],
+        )
+        receive(intake.submit_submission(cayo, drugs), cayo)
 
     def print_logins(self):
         demo_users = User.objects.filter(username__in=[u[0] for u in USERS]).select_related("agency")
