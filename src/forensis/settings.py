@@ -41,6 +41,16 @@ def _env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+
+
 def _writable_data_dir() -> Path:
     data_dir = Path(os.environ.get("FORENSIS_DATA_DIR", "var")).expanduser().resolve()
     try:
@@ -224,6 +234,9 @@ OTP_TOTP_ISSUER = os.environ.get("FORENSIS_MFA_ISSUER", "Forensis")
 FORENSIS_CASE_PREFIX = os.environ.get("FORENSIS_CASE_PREFIX", "NFSS").strip().upper()
 if not FORENSIS_CASE_PREFIX.isalnum() or len(FORENSIS_CASE_PREFIX) > 10:
     raise ImproperlyConfigured("FORENSIS_CASE_PREFIX must be 1–10 letters or digits, e.g. NFSS.")
+# Item labels: the thermal printer's label size in millimetres (default 2 × 1 inch).
+FORENSIS_LABEL_WIDTH_MM = _env_float("FORENSIS_LABEL_WIDTH_MM", 50.8)
+FORENSIS_LABEL_HEIGHT_MM = _env_float("FORENSIS_LABEL_HEIGHT_MM", 25.4)
 FORENSIS_BASE_URL = os.environ.get("FORENSIS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 FORENSIS_LAB_NAME = os.environ.get("FORENSIS_LAB_NAME", "National Forensic Science Service")
 

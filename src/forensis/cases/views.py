@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
@@ -44,14 +45,15 @@ def case_detail(request, lab_number: str):
 @login_required
 @permission_required("cases.view_case", raise_exception=True)
 def labels_pdf(request, lab_number: str):
-    """One label per item (or only ``?item=LABEL``), sized ``?w=&h=`` in millimetres (2×1 inch by default)."""
+    """One label per item (or only ``?item=LABEL``), sized ``?w=&h=`` in millimetres (default: the settings)."""
     case = visible_case(request, lab_number)
-    items = Item.objects.filter(case=case)
+    items = Item.objects.filter(case=case).select_related("case")
     if request.GET.get("item"):
         items = items.filter(label=request.GET["item"])
     try:
-        size = {k: float(request.GET[p]) for k, p in (("width_mm", "w"), ("height_mm", "h")) if request.GET.get(p)}
-        data = render_labels(list(items), **size)
+        width = float(request.GET.get("w") or settings.FORENSIS_LABEL_WIDTH_MM)
+        height = float(request.GET.get("h") or settings.FORENSIS_LABEL_HEIGHT_MM)
+        data = render_labels(list(items), width_mm=width, height_mm=height)
     except (ValueError, ValidationError) as exc:
         return HttpResponseBadRequest(str(exc))
     return pdf_response(data, f"{lab_number}-labels.pdf")
