@@ -177,10 +177,8 @@ def forensis_site(engine: str, workers: int) -> Iterator[Site]:
     """A throw-away Forensis: migrated, demo data loaded, served by ``forensis serve``.
 
     ``engine`` is ``"sqlite"`` (a file in a temporary data directory) or ``"pg"`` (a database
-    created for this run and dropped after it). Debug is off. The development profile is used
-    because the production one cannot render pages yet: its manifest static storage lacks the
-    project's own files (src/forensis/static is not collected); switch when it can. Either way the
-    request path measured is the same apart from a manifest lookup per asset URL.
+    created for this run and dropped after it). The production profile is used, as a lab runs it,
+    with the HTTPS redirect off since the load generator speaks plain HTTP on loopback.
     """
     if engine not in {"sqlite", "pg"}:
         raise ValueError(f"unknown engine {engine!r}")
@@ -189,8 +187,8 @@ def forensis_site(engine: str, workers: int) -> Iterator[Site]:
         database_url = stack.enter_context(temporary_postgres_database()) if engine == "pg" else None
         env = _clean_env(
             FORENSIS_DATA_DIR=str(data_dir),
-            FORENSIS_ENV="development",
-            FORENSIS_DEBUG="0",
+            FORENSIS_ENV="production",
+            FORENSIS_SSL_REDIRECT="0",
             ALLOWED_HOSTS="127.0.0.1",
         )
         if database_url:

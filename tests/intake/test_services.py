@@ -10,7 +10,7 @@ from forensis.audit.models import AuditEvent
 from forensis.cases.models import Case
 from forensis.core.models import Notification
 from forensis.evidence.models import CustodyEvent, Item
-from forensis.evidence.services import verify_item_chain
+from forensis.evidence.services import verify_ledger
 from forensis.intake import services
 from forensis.intake.models import Presence, Submission, SubmissionStatus
 from forensis.lab.models import ServiceRequest
@@ -103,7 +103,7 @@ def test_receive_creates_case_items_custody_and_requests(custodian, officer, sub
         event = received.custody_events.get()
         assert event.released_by == officer and event.received_by == custodian and event.purpose == "receipt"
         assert event.acknowledged_by_releaser and event.acknowledged_by_receiver
-        assert verify_item_chain(received).intact
+        assert verify_ledger(received.custody_events.all()).intact
     disciplines = {r.discipline.code: sorted(i.label for i in r.items.all()) for r in ServiceRequest.objects.all()}
     assert disciplines == {"serology": labels, "dna": [labels[1]]}
     submitted.refresh_from_db()

@@ -64,6 +64,20 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "intake.add_submission": [Role.AGENCY_OFFICER, Role.SCENE_TECHNICIAN, Role.EVIDENCE_CUSTODIAN],
     "intake.receive_submission": [Role.EVIDENCE_CUSTODIAN],
     "intake.manage_kits": [Role.ADMINISTRATOR],
+    "evidence.view_item": [
+        Role.ADMINISTRATOR,
+        Role.LAB_MANAGER,
+        Role.EVIDENCE_CUSTODIAN,
+        Role.ANALYST,
+        Role.REVIEWER,
+        Role.MEDICAL_EXAMINER,
+        Role.SCENE_TECHNICIAN,
+        Role.AUDITOR,
+    ],
+    "evidence.move_item": [Role.EVIDENCE_CUSTODIAN],
+    "evidence.dispose_item": [Role.EVIDENCE_CUSTODIAN],
+    "evidence.manage_shipments": [Role.EVIDENCE_CUSTODIAN],
+    "evidence.manage_locations": [Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER, Role.ADMINISTRATOR],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

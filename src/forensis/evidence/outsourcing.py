@@ -1,0 +1,151 @@
+"""Shipments of items to an external laboratory (casework DNA), their results and turnaround."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from forensis.accounts.models import User
+from forensis.accounts.services import require_permission
+from forensis.audit.services import record
+from forensis.core.models import yearly_number
+
+from .models import Item, ItemStatus, Purpose, Shipment, ShipmentResult, ShipmentStatus
+from .services import _check_handling, _locked_items, append_custody_event
+
+#: Largest results file accepted (instrument exports and PDF reports are far smaller).
+MAX_RESULT_BYTES = 50 * 1024 * 1024
+
+
+def _transition(shipment: Shipment, expected: str) -> Shipment:
+    shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    if shipment.status != expected:
+        raise ValidationError(
+            _("Shipment %(ref)s is %(status)s.")
+            % {"ref": shipment.reference, "status": shipment.get_status_display().lower()}
+        )
+    return shipment
+
+
+@transaction.atomic
+def prepare_shipment(actor: User, items: Iterable[Item], *, laboratory: str, rush: bool = False) -> Shipment:
+    require_permission(actor, "evidence.manage_shipments")
+    if not laboratory.strip():
+        raise ValidationError({"laboratory": _("Name the external laboratory.")})
+    locked = _locked_items(items)
+    _check_handling(actor, locked)
+    shipment = Shipment.objects.create(
+        reference=yearly_number("OUT", "shipment", timezone.now()),
+        laboratory=laboratory.strip(),
+        rush=rush,
+        created_by=actor,
+    )
+    shipment.items.set(locked)
+    record(
+        "shipment.prepared",
+        actor=actor,
+        obj=shipment,
+        after={"items": [i.label for i in locked], "laboratory": shipment.laboratory, "rush": rush},
+    )
+    return shipment
+
+
+@transaction.atomic
+def ship(actor: User, shipment: Shipment, *, tracking_number: str = "") -> Shipment:
+    """The courier takes the sealed package: each item's custody passes to the external laboratory."""
+    require_permission(actor, "evidence.manage_shipments")
+    shipment = _transition(shipment, ShipmentStatus.PREPARED)
+    locked = _locked_items(shipment.items.all())
+    _check_handling(actor, locked)
+    now = timezone.now()
+    for item in locked:
+        append_custody_event(
+            item,
+            released_by=actor,
+            received_by=None,
+            received_by_name=shipment.laboratory,
+            purpose=Purpose.OUTSOURCING,
+            occurred_at=now,
+            location=shipment.laboratory,
+            note=f"{shipment.reference} {tracking_number}".strip(),
+            acknowledged_by_releaser=True,
+        )
+        Item.objects.filter(pk=item.pk).update(status=ItemStatus.OUTSOURCED)
+    shipment.status, shipment.shipped_at, shipment.tracking_number = ShipmentStatus.SHIPPED, now, tracking_number
+    shipment.save(update_fields=["status", "shipped_at", "tracking_number"])
+    record("shipment.shipped", actor=actor, obj=shipment, after={"tracking_number": tracking_number})
+    return shipment
+
+
+@transaction.atomic
+def confirm_arrival(actor: User, shipment: Shipment, *, received_at) -> Shipment:
+    """The external laboratory confirmed it received the package (date from its acknowledgement)."""
+    require_permission(actor, "evidence.manage_shipments")
+    shipment = _transition(shipment, ShipmentStatus.SHIPPED)
+    if received_at < shipment.shipped_at or received_at > timezone.now():
+        raise ValidationError({"received_at": _("The arrival must be between shipping and now.")})
+    shipment.status, shipment.received_at = ShipmentStatus.AT_LABORATORY, received_at
+    shipment.save(update_fields=["status", "received_at"])
+    record("shipment.arrived", actor=actor, obj=shipment, after={"received_at": received_at})
+    return shipment
+
+
+@transaction.atomic
+def receive_back(actor: User, shipment: Shipment, *, condition: str = "") -> Shipment:
+    """The items come back: custody passes from the external laboratory to the custodian."""
+    require_permission(actor, "evidence.manage_shipments")
+    shipment = _transition(shipment, ShipmentStatus.AT_LABORATORY)
+    now = timezone.now()
+    for item in _locked_items(shipment.items.all()):
+        append_custody_event(
+            item,
+            released_by=None,
+            released_by_name=shipment.laboratory,
+            received_by=actor,
+            purpose=Purpose.RECEIPT,
+            occurred_at=now,
+            condition=condition,
+            note=shipment.reference,
+            acknowledged_by_receiver=True,
+        )
+        Item.objects.filter(pk=item.pk).update(status=ItemStatus.IN_CUSTODY)
+    shipment.status, shipment.returned_at = ShipmentStatus.RETURNED, now
+    shipment.save(update_fields=["status", "returned_at"])
+    record("shipment.returned", actor=actor, obj=shipment, after={"turnaround_days": shipment.turnaround_days})
+    return shipment
+
+
+@transaction.atomic
+def attach_result(actor: User, shipment: Shipment, upload: UploadedFile) -> ShipmentResult:
+    """Store the external laboratory's results file with its SHA-256."""
+    require_permission(actor, "evidence.manage_shipments")
+    if shipment.status == ShipmentStatus.PREPARED:
+        raise ValidationError(_("Results can only be attached to a shipment that was sent."))
+    if upload.size > MAX_RESULT_BYTES:
+        raise ValidationError({"file": _("The file is larger than %(mb)s MB.") % {"mb": MAX_RESULT_BYTES // 2**20}})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    result = ShipmentResult(
+        shipment=shipment,
+        original_name=upload.name[:255],
+        sha256=digest.hexdigest(),
+        size=upload.size,
+        uploaded_by=actor,
+    )
+    result.file.save(f"{shipment.reference}-{digest.hexdigest()[:12]}", upload, save=False)
+    result.save()
+    record(
+        "shipment.result_attached",
+        actor=actor,
+        obj=shipment,
+        after={"file": result.original_name, "sha256": result.sha256, "size": result.size},
+    )
+    return result
