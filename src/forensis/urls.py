@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("forensis.audit.urls")),
     path("", include("forensis.intake.urls")),
     path("", include("forensis.cases.urls")),
+    path("", include("forensis.evidence.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

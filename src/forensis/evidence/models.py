@@ -78,7 +78,20 @@ class StorageLocation(models.Model):
         return self.path or self.name
 
 
-class Item(models.Model):
+class DescribedItem(models.Model):
+    """What a person writes about a piece of evidence, shared by kit templates, submissions and items."""
+
+    type = models.CharField(_("type"), max_length=20, choices=ItemType.choices)
+    description = models.CharField(_("description"), max_length=500)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    packaging = models.CharField(_("packaging"), max_length=200, blank=True)
+    biological = models.BooleanField(_("biological material"), default=False)
+
+    class Meta:
+        abstract = True
+
+
+class Item(DescribedItem):
     """A piece of evidence with a number people read and print: ``LAB-NUMBER/NN`` (sub-items ``/NN.M``)."""
 
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="items")
@@ -86,15 +99,10 @@ class Item(models.Model):
     sub_number = models.PositiveIntegerField(_("sub-item number"), null=True, blank=True)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     label = models.CharField(_("item number"), max_length=48, unique=True)
-    type = models.CharField(_("type"), max_length=20, choices=ItemType.choices)
-    description = models.CharField(_("description"), max_length=500)
-    quantity = models.PositiveIntegerField(_("quantity"), default=1)
-    packaging = models.CharField(_("packaging"), max_length=200, blank=True)
     seal_number = models.CharField(_("seal number"), max_length=64, blank=True)
     collected_by = models.CharField(_("collected by"), max_length=200, blank=True)
     collected_at = models.DateTimeField(_("collected"), null=True, blank=True)
     collected_place = models.CharField(_("where collected"), max_length=255, blank=True)
-    biological = models.BooleanField(_("biological material"), default=False)
     condition_at_receipt = models.CharField(_("condition at receipt"), max_length=500, blank=True)
     received_at = models.DateTimeField(_("received"))
     derivation_reason = models.CharField(_("why derived"), max_length=500, blank=True)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
 from forensis.core.vocabulary import District
-from forensis.evidence.models import ItemType, SealStatus
+from forensis.evidence.models import DescribedItem, SealStatus
 
 
 class Kit(models.Model):
@@ -26,13 +26,8 @@ class Kit(models.Model):
         return self.name
 
 
-class KitItem(models.Model):
+class KitItem(DescribedItem):
     kit = models.ForeignKey(Kit, on_delete=models.CASCADE, related_name="items")
-    type = models.CharField(_("type"), max_length=20, choices=ItemType.choices)
-    description = models.CharField(_("description"), max_length=500)
-    quantity = models.PositiveIntegerField(_("quantity"), default=1)
-    packaging = models.CharField(_("packaging"), max_length=200, blank=True)
-    biological = models.BooleanField(_("biological material"), default=False)
     disciplines = models.ManyToManyField("lab.Discipline", verbose_name=_("requested examinations"))
 
     class Meta:
@@ -120,18 +115,13 @@ class Presence(models.TextChoices):
     EXTRA = "extra", _("Extra (not on the list)")
 
 
-class SubmissionItem(models.Model):
+class SubmissionItem(DescribedItem):
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveIntegerField()
-    type = models.CharField(_("type"), max_length=20, choices=ItemType.choices)
-    description = models.CharField(_("description"), max_length=500)
-    quantity = models.PositiveIntegerField(_("quantity"), default=1)
-    packaging = models.CharField(_("packaging"), max_length=200, blank=True)
     seal_number = models.CharField(_("seal number"), max_length=64, blank=True)
     collected_by = models.CharField(_("collected by"), max_length=200, blank=True)
     collected_at = models.DateTimeField(_("collected"), null=True, blank=True)
     collected_place = models.CharField(_("where collected"), max_length=255, blank=True)
-    biological = models.BooleanField(_("biological material"), default=False)
     disciplines = models.ManyToManyField("lab.Discipline", verbose_name=_("requested examinations"))
     # Recorded at reception:
     presence = models.CharField(_("present?"), max_length=8, choices=Presence.choices, blank=True)
