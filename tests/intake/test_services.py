@@ -263,3 +263,10 @@ def test_statistician_may_not_pre_log(make_user, make_agency):
     statistician = make_user(Role.STATISTICIAN, agency=make_agency(AgencyType.OBSERVATORY))
     with pytest.raises(PermissionDenied):
         services.create_submission(statistician)
+
+
+def test_received_submission_is_not_its_own_duplicate(custodian, officer, submitted, checks_all_fine):
+    services.receive_submission(custodian, submitted, checks=checks_all_fine, handed_over_by=officer)
+    submitted.refresh_from_db()
+    others, cases = services.related_by_agency_case_number(submitted)
+    assert not others.exists() and not cases.exists()

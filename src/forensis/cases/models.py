@@ -41,6 +41,10 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.lab_number
 
+    @property
+    def place(self) -> str:
+        return ", ".join(part for part in (self.address, self.town, self.get_district_display()) if part)
+
 
 class CaseOffence(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="offences")

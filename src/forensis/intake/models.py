@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
+from forensis.core import iccs
 from forensis.core.vocabulary import District
 from forensis.evidence.models import DescribedItem, SealStatus
 
@@ -103,6 +104,14 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    @property
+    def offences(self) -> list[tuple[str, str]]:
+        return [(code, iccs.label(code)) for code in self.offence_codes]
+
+    @property
+    def place(self) -> str:
+        return ", ".join(part for part in (self.address, self.town, self.get_district_display()) if part)
 
     @property
     def has_deviations(self) -> bool:

@@ -318,7 +318,7 @@ def related_by_agency_case_number(submission: Submission):
     others = Submission.objects.filter(agency=submission.agency, agency_case_number__iexact=number).exclude(
         pk=submission.pk
     )
-    return others, case_services.matching_cases(submission.agency, number)
+    return others, case_services.matching_cases(submission.agency, number).exclude(pk=submission.case_id)
 
 
 # --- reception ------------------------------------------------------------------------------------
