@@ -12,6 +12,9 @@ def test_healthz_reports_unapplied_migrations(client, db, monkeypatch):
     class FakeMigration:
         app_label, name = "cases", "0001_initial"
 
+    from forensis.core import views
+
+    monkeypatch.setattr(views, "_migrations_complete", False)
     monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [(FakeMigration, False)])
     response = client.get("/healthz")
     assert response.status_code == 503
@@ -21,11 +24,11 @@ def test_healthz_reports_unapplied_migrations(client, db, monkeypatch):
 def test_healthz_reports_unreachable_database(client, db, monkeypatch):
     from django.db import connection
 
-    def refuse():
+    def refuse(*args, **kwargs):
         raise OperationalError("connection refused")
 
     with monkeypatch.context() as patch:
-        patch.setattr(connection, "ensure_connection", refuse)
+        patch.setattr(connection, "cursor", refuse)
         response = client.get("/healthz")
     assert response.status_code == 503
     assert "database unreachable" in response.json()["reason"]

@@ -15,19 +15,36 @@ from forensis.audit.models import AuditEvent
 from .models import Notification
 from .navigation import menu_for
 
+_migrations_complete = False
+
+
+def _pending_migrations() -> list[str]:
+    """Unapplied migrations. Once none are pending this process stops asking: building the migration graph
+    costs milliseconds per request, and migrations are applied before workers start, not while they run."""
+    global _migrations_complete
+    if _migrations_complete:
+        return []
+    executor = MigrationExecutor(connection)
+    pending = [
+        f"{m.app_label}.{m.name}" for m, _backwards in executor.migration_plan(executor.loader.graph.leaf_nodes())
+    ]
+    _migrations_complete = not pending
+    return pending
+
 
 @never_cache
 def healthz(request):
     """200 when the database answers and every migration is applied; 503 with the reason otherwise."""
     try:
-        connection.ensure_connection()
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        pending = _pending_migrations()
     except DatabaseError as exc:
         return JsonResponse({"status": "unavailable", "reason": f"database unreachable: {exc}"}, status=503)
     if pending:
-        names = ", ".join(f"{m.app_label}.{m.name}" for m, _backwards in pending[:5])
-        return JsonResponse({"status": "unavailable", "reason": f"migrations not applied: {names}"}, status=503)
+        return JsonResponse(
+            {"status": "unavailable", "reason": f"migrations not applied: {', '.join(pending[:5])}"}, status=503
+        )
     return JsonResponse({"status": "ok", "database": connection.vendor})
 
 
