@@ -78,6 +78,7 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "evidence.dispose_item": [Role.EVIDENCE_CUSTODIAN],
     "evidence.manage_shipments": [Role.EVIDENCE_CUSTODIAN],
     "evidence.manage_locations": [Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER, Role.ADMINISTRATOR],
+    "evidence.change_retentionrule": [Role.LAB_MANAGER, Role.ADMINISTRATOR],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import json.encoder as json_encoder
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +18,11 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 GENESIS_HASH = "0" * 64
+
+#: The encoder of canonical JSON, built once. ``json.dumps(value, cls=C, **options)`` is by definition
+#: ``C(**options).encode(value)``, and ``encode`` keeps no state between calls, so one shared instance
+#: writes exactly the text ``json.dumps`` would, without building an encoder for every record.
+_CANONICAL = DjangoJSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def json_safe(value: Any) -> Any:
@@ -26,22 +33,67 @@ def json_safe(value: Any) -> Any:
 
 
 def canonical_json(fields: Mapping[str, Any]) -> str:
-    def encode(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        return value
-
-    return json.dumps(
-        {k: encode(v) for k, v in fields.items()},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        cls=DjangoJSONEncoder,
-    )
+    """Sorted keys, no spaces, non-ASCII kept; top-level datetimes as ``isoformat()``, other values as
+    ``DjangoJSONEncoder`` writes them (the same as ``json.dumps(…, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, cls=DjangoJSONEncoder)``)."""
+    return _CANONICAL.encode({k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()})
 
 
 def link_hash(fields: Mapping[str, Any], prev_hash: str) -> str:
     return hashlib.sha256((canonical_json(fields) + prev_hash).encode()).hexdigest()
+
+
+class _RecordEncoder(DjangoJSONEncoder):
+    """``_CANONICAL`` for a dict already in key order whose datetimes are still datetimes (see record_hasher)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
+def record_hasher(field_names: Sequence[str]) -> Callable[[Sequence[Any], str], str]:
+    """``link_hash`` for many records of one shape, each given as its values in ``field_names`` order.
+
+    ``record_hasher(names)(values, prev)`` equals ``link_hash(dict(zip(names, values)), prev)`` whenever the
+    values are scalars (column values: text, numbers, booleans, None, dates and times), with less work per
+    record, for verifying long chains. Why the text is the same, byte for byte:
+
+    - ``canonical_json`` sorts the keys; here the dict is built in sorted order once and for all (the same
+      order: the keys are distinct strings, and the encoder sorts by key), so the encoder need not sort.
+    - ``canonical_json`` turns top-level datetimes into ``isoformat()`` before encoding; here the encoder
+      meets them as values it cannot encode and asks ``default``, which returns the same ``isoformat()``
+      string, encoded as any string is. Every other value takes the same path as in ``canonical_json``
+      (``DjangoJSONEncoder.default`` for dates, decimals, UUIDs…). Only a datetime *inside* a list or dict
+      value would differ (``canonical_json`` leaves it to ``DjangoJSONEncoder``), hence "scalars".
+    - Same separators, same ``ensure_ascii=False``; circular-reference checking is off, which changes no
+      output (scalars cannot contain themselves).
+
+    Callers that must never report a false mismatch recompute a mismatching record with ``link_hash``.
+    """
+    names = tuple(field_names)
+    if len(set(names)) != len(names) or not names:
+        raise ValueError("record_hasher needs distinct field names")
+    keys = tuple(sorted(names))
+    positions = [names.index(key) for key in keys]
+    pick = operator.itemgetter(*positions) if len(positions) > 1 else lambda values: (values[positions[0]],)
+    encoder = _RecordEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+    if json_encoder.c_make_encoder is not None:
+        # What ``encoder.encode`` builds on every call (json.encoder.JSONEncoder.iterencode), built once.
+        chunks = json_encoder.c_make_encoder(
+            None, encoder.default, json_encoder.encode_basestring, None, ":", ",", False, False, True
+        )
+
+        def encode(record: dict) -> str:
+            return "".join(chunks(record, 0))
+    else:  # no C accelerator in this Python: the same text, a little slower
+        encode = encoder.encode
+    sha256 = hashlib.sha256
+
+    def hash_record(values: Sequence[Any], prev_hash: str) -> str:
+        return sha256((encode(dict(zip(keys, pick(values), strict=True))) + prev_hash).encode()).hexdigest()
+
+    return hash_record
 
 
 @dataclass(frozen=True)

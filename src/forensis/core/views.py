@@ -13,7 +13,7 @@ from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
 
 from .models import Notification
-from .navigation import menu_for
+from .navigation import links_for
 
 _migrations_complete = False
 
@@ -52,8 +52,18 @@ def healthz(request):
 ROLE_SHORTCUTS = {
     Role.ADMINISTRATOR: ["accounts:user_list", "accounts:agency_list", "intake:kits", "audit:event_list"],
     Role.AUDITOR: ["audit:event_list", "accounts:user_list"],
-    Role.LAB_MANAGER: ["accounts:user_list", "accounts:agency_list"],
-    Role.EVIDENCE_CUSTODIAN: ["accounts:agency_list"],
+    Role.LAB_MANAGER: ["evidence:overdue", "evidence:gap_check", "accounts:user_list", "accounts:agency_list"],
+    Role.EVIDENCE_CUSTODIAN: [
+        "intake:reception",
+        "evidence:scan",
+        "evidence:my_custody",
+        "evidence:locations",
+        "evidence:shipments",
+    ],
+    Role.ANALYST: ["evidence:my_custody", "evidence:scan"],
+    Role.REVIEWER: ["evidence:my_custody"],
+    Role.MEDICAL_EXAMINER: ["evidence:my_custody"],
+    Role.SCENE_TECHNICIAN: ["intake:list", "evidence:my_custody"],
 }
 
 
@@ -79,7 +89,7 @@ def home(request):
             "roles": user.roles,
             "recent_sign_ins": recent_sign_ins,
             "has_mfa": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
-            "shortcuts": [entry for entry in menu_for(user, "") if entry["url_name"] in wanted],
+            "shortcuts": [entry for entry in links_for(user) if entry["url_name"] in wanted],
             "notifications": Notification.objects.filter(recipient=user, read_at__isnull=True)[:10],
             **work,
         },

@@ -15,10 +15,20 @@ from django.utils.translation import gettext as _
 from forensis.accounts.models import User
 from forensis.accounts.services import require_permission
 from forensis.audit.services import record
+from forensis.core import iccs
 from forensis.core.models import yearly_number
 
 from .models import CustodyEvent, Destruction, Item, ItemStatus, Purpose, RetentionRule
+from .outsourcing import _check_not_in_open_shipment
 from .services import _check_handling, _locked_items, append_custody_event, person_name
+
+
+def _years_after(moment, years: int):
+    """The same day ``years`` later; 29 February becomes 1 March in a year without it."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, month=3, day=1)
 
 
 def retention_problem(item: Item, *, now=None) -> str | None:
@@ -35,7 +45,7 @@ def retention_problem(item: Item, *, now=None) -> str | None:
                 "label": item.label,
                 "rule": rule.note or rule.offence_prefix,
             }
-        until = item.received_at.replace(year=item.received_at.year + rule.retain_years)
+        until = _years_after(item.received_at, rule.retain_years)
         if now < until:
             return _("Item %(label)s must be kept until %(date)s (%(rule)s).") % {
                 "label": item.label,
@@ -46,6 +56,7 @@ def retention_problem(item: Item, *, now=None) -> str | None:
 
 
 def _check_disposable(items: list[Item]) -> None:
+    _check_not_in_open_shipment(items)  # else that shipment could never be sent
     problems = [problem for item in items if (problem := retention_problem(item))]
     if problems:
         raise ValidationError(problems)
@@ -124,3 +135,63 @@ def destroy_items(actor: User, items: Iterable[Item], witness: User, *, method: 
         after={"items": [i.label for i in locked], "witness": witness.username, "method": method.strip()},
     )
     return destruction
+
+
+RULE_FIELDS = ("offence_prefix", "biological_only", "retain_years", "note")
+
+
+def _rule_snapshot(rule: RetentionRule) -> dict:
+    return {name: getattr(rule, name) for name in RULE_FIELDS}
+
+
+@transaction.atomic
+def save_retention_rule(actor: User, rule: RetentionRule | None, *, reason: str = "", **fields) -> RetentionRule:
+    """Create a retention rule, or change one (a change needs a reason: it may shorten what must be kept).
+
+    ``fields``: ``offence_prefix`` (an ICCS code or the start of one), ``biological_only``, ``retain_years``
+    (None: keep indefinitely) and ``note``. One rule per prefix and kind of item.
+    """
+    require_permission(actor, "evidence.change_retentionrule")
+    unknown = set(fields) - set(RULE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown retention rule fields: {', '.join(sorted(unknown))}")
+    before = None
+    if rule is None:
+        rule = RetentionRule()
+    else:
+        rule = RetentionRule.objects.select_for_update().get(pk=rule.pk)
+        before = _rule_snapshot(rule)
+        if not reason.strip():
+            raise ValidationError({"reason": _("Give the reason for changing the rule.")})
+    for name, value in fields.items():
+        setattr(rule, name, value.strip() if isinstance(value, str) else value)
+    errors = {}
+    if not any(code.startswith(rule.offence_prefix) for code in iccs.OFFENCES) or not rule.offence_prefix:
+        errors["offence_prefix"] = _("%(prefix)s is not an ICCS offence code or the start of one.") % {
+            "prefix": rule.offence_prefix or "—"
+        }
+    if rule.retain_years == 0:
+        errors["retain_years"] = _("Enter at least one year, or leave it empty to keep indefinitely.")
+    clash = RetentionRule.objects.filter(offence_prefix=rule.offence_prefix, biological_only=rule.biological_only)
+    if rule.pk:
+        clash = clash.exclude(pk=rule.pk)
+    if clash.exists():
+        errors["offence_prefix"] = _("There is already a rule for %(prefix)s and this kind of item.") % {
+            "prefix": rule.offence_prefix
+        }
+    if errors:
+        raise ValidationError(errors)
+    rule.full_clean()
+    after = _rule_snapshot(rule)
+    if after == before:
+        return rule
+    rule.save()
+    record(
+        "retention_rule.created" if before is None else "retention_rule.changed",
+        actor=actor,
+        obj=rule,
+        before=before,
+        after=after,
+        reason=reason.strip(),
+    )
+    return rule

@@ -33,6 +33,27 @@ def _transition(shipment: Shipment, expected: str) -> Shipment:
     return shipment
 
 
+def days_out(shipment: Shipment, *, now=None) -> int | None:
+    """Whole days the items have been away: the turnaround once returned, the days so far while out."""
+    if shipment.shipped_at is None:
+        return None
+    return ((shipment.returned_at or now or timezone.now()) - shipment.shipped_at).days
+
+
+def _check_not_in_open_shipment(items: list[Item]) -> None:
+    """An item belongs to one open shipment at a time (a second manifest would list it twice)."""
+    taken = (
+        Shipment.items.through.objects.filter(item__in=items)
+        .exclude(shipment__status=ShipmentStatus.RETURNED)
+        .order_by("item__label")
+        .values_list("item__label", "shipment__reference")
+    )
+    if taken:
+        raise ValidationError(
+            [_("Item %(label)s is already in shipment %(ref)s.") % {"label": label, "ref": ref} for label, ref in taken]
+        )
+
+
 @transaction.atomic
 def prepare_shipment(actor: User, items: Iterable[Item], *, laboratory: str, rush: bool = False) -> Shipment:
     require_permission(actor, "evidence.manage_shipments")
@@ -40,6 +61,7 @@ def prepare_shipment(actor: User, items: Iterable[Item], *, laboratory: str, rus
         raise ValidationError({"laboratory": _("Name the external laboratory.")})
     locked = _locked_items(items)
     _check_handling(actor, locked)
+    _check_not_in_open_shipment(locked)
     shipment = Shipment.objects.create(
         reference=yearly_number("OUT", "shipment", timezone.now()),
         laboratory=laboratory.strip(),

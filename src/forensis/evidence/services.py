@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from forensis.accounts.models import User
 from forensis.accounts.services import require_permission
-from forensis.audit.chain import GENESIS_HASH, link_hash
+from forensis.audit.chain import GENESIS_HASH, link_hash, record_hasher
 from forensis.audit.services import record
 from forensis.core.models import next_number
 from forensis.core.notifications import notify
@@ -255,6 +255,7 @@ def move_items(
     seal_number: str = "",
     condition: str = "",
     note: str = "",
+    witness_name: str = "",
 ) -> list[CustodyEvent]:
     """Put items in a storage location, all of them or none. The actor holds them there from now on."""
     require_permission(actor, "evidence.move_item")
@@ -274,6 +275,7 @@ def move_items(
             seal_number=seal_number,
             condition=condition,
             note=note,
+            witness_name=witness_name,
             expected_sequence=expected_sequences.get(item.pk),
             acknowledged_by_releaser=True,
             acknowledged_by_receiver=True,
@@ -294,6 +296,8 @@ def hand_over(
     confirmed_in_person: bool,
     note: str = "",
     witness_name: str = "",
+    seal_number: str = "",
+    condition: str = "",
     expected_sequences: dict[int, int] | None = None,
 ) -> Transfer | list[CustodyEvent]:
     """Give items to another person.
@@ -328,6 +332,8 @@ def hand_over(
                 purpose=purpose,
                 note=note,
                 witness_name=witness_name,
+                seal_number=seal_number,
+                condition=condition,
                 expected_sequence=expected_sequences.get(item.pk),
                 acknowledged_by_releaser=True,
                 acknowledged_by_receiver=True,
@@ -368,7 +374,8 @@ def accept_transfer(actor: User, transfer: Transfer) -> list[CustodyEvent]:
             _("This hand-over is no longer pending (%(status)s).") % {"status": transfer.get_status_display().lower()}
         )
     locked = _locked_items(transfer.items.all())
-    moved = [item.label for item in locked if item.holder_id != transfer.released_by_id or movement_problem(item)]
+    # The releaser must still hold the items, or (a custodian) still be able to take them from the store.
+    moved = [item.label for item in locked if not _may_handle(transfer.released_by, item) or movement_problem(item)]
     if moved:
         raise ValidationError(
             _("These items are no longer with %(person)s: %(labels)s. Ask them to offer again.")
@@ -617,35 +624,56 @@ class LedgerReport:
 def verify_ledger(events=None, *, chunk_size: int = 5000) -> LedgerReport:
     """Recompute every item's chain: sequences 1, 2, 3…, each event linked to the one before, hashes matching.
 
-    Streams the events in (item, sequence) order, so memory does not grow with the size of the ledger.
+    ``events`` is a queryset of custody events (all by default; e.g. one case's). They are streamed in
+    (item, sequence) order with ``iterator(chunk_size)`` — a server-side cursor on PostgreSQL — so memory
+    holds one chunk of rows and the problems found, and does not grow with the size of the ledger.
+
+    The fast path: each row is read as a tuple and hashed with ``audit.chain.record_hasher(HASHED_FIELDS)``,
+    which writes the same canonical JSON as ``link_hash`` without building a field dict, an encoder and a
+    sorted key list per event (its docstring says why the text is byte for byte the same: every hashed
+    field is a scalar column). About twice as fast as calling ``link_hash`` per event. As a safety net an
+    event whose fast hash does not match is recomputed with ``link_hash`` itself before it is reported, so
+    the fast path can only ever save time, never change a verdict.
     """
     events = CustodyEvent.objects.all() if events is None else events
-    rows = events.order_by("item_id", "sequence").values_list("id", "prev_hash", "hash", *HASHED_FIELDS)
+    rows = events.order_by("item_id", "sequence").values_list("prev_hash", "hash", *HASHED_FIELDS)
+    hash_event = record_hasher(HASHED_FIELDS)
     report = LedgerReport()
+    found: list[tuple[int, str, dict]] = []  # (item id, message, its arguments): labels are looked up at the end
     current_item, expected_prev, expected_sequence = None, GENESIS_HASH, 1
+    events_seen = items_seen = 0
     for row in rows.iterator(chunk_size=chunk_size):
-        fields = dict(zip(HASHED_FIELDS, row[3:], strict=True))
-        if fields["item_id"] != current_item:
-            current_item, expected_prev, expected_sequence = fields["item_id"], GENESIS_HASH, 1
-            report.items += 1
-        report.events += 1
-        if fields["sequence"] != expected_sequence:
-            report.problems.append(
-                _("item %(item)s: event %(seq)s follows event %(prev)s (a gap or a repeat)")
-                % {"item": current_item, "seq": fields["sequence"], "prev": expected_sequence - 1}
-            )
-        elif row[1] != expected_prev:
-            report.problems.append(
-                _("item %(item)s: event %(seq)s does not link to the event before it")
-                % {"item": current_item, "seq": fields["sequence"]}
-            )
-        elif link_hash(fields, row[1]) != row[2]:
-            report.problems.append(
-                _("item %(item)s: event %(seq)s was changed after it was written")
-                % {"item": current_item, "seq": fields["sequence"]}
-            )
-        expected_prev, expected_sequence = row[2], fields["sequence"] + 1
+        prev_hash, stored_hash, item_id, sequence = row[0], row[1], row[2], row[3]
+        if item_id != current_item:
+            current_item, expected_prev, expected_sequence = item_id, GENESIS_HASH, 1
+            items_seen += 1
+        events_seen += 1
+        if sequence != expected_sequence:
+            found.append((item_id, "gap", {"seq": sequence, "prev": expected_sequence - 1}))
+        elif prev_hash != expected_prev:
+            found.append((item_id, "link", {"seq": sequence}))
+        elif hash_event(row[2:], prev_hash) != stored_hash and _reference_hash(row) != stored_hash:
+            found.append((item_id, "changed", {"seq": sequence}))
+        expected_prev, expected_sequence = stored_hash, sequence + 1
+    report.items, report.events = items_seen, events_seen
+    report.problems = _ledger_problems(found)
     return report
+
+
+def _reference_hash(row: tuple) -> str:
+    """The hash of a ``verify_ledger`` row the way ``append_custody_event`` computed it."""
+    return link_hash(dict(zip(HASHED_FIELDS, row[2:], strict=True)), row[0])
+
+
+def _ledger_problems(found: list[tuple[int, str, dict]]) -> list[str]:
+    """The problems of ``verify_ledger`` as sentences naming each item by its label."""
+    labels = dict(Item.objects.filter(pk__in={item_id for item_id, _kind, _args in found}).values_list("pk", "label"))
+    messages = {
+        "gap": _("%(label)s: event %(seq)s follows event %(prev)s (an event is missing or repeated)"),
+        "link": _("%(label)s: event %(seq)s does not link to the event before it"),
+        "changed": _("%(label)s: event %(seq)s was changed after it was written"),
+    }
+    return [messages[kind] % {"label": labels.get(item_id, f"#{item_id}"), **args} for item_id, kind, args in found]
 
 
 def gap_check(items=None) -> list[str]:

@@ -8,6 +8,7 @@ from forensis.accounts import services
 from forensis.accounts.models import AgencyType, User
 from forensis.accounts.roles import Role
 from forensis.core.vocabulary import District
+from forensis.evidence.demo import seed_storage
 from forensis.evidence.models import SealStatus
 from forensis.intake import services as intake
 from forensis.intake.models import Kit
@@ -168,6 +169,7 @@ class Command(BaseCommand):
             people=[{"role": "suspect", "name": "Luis Pook", "sex": "M", "age": 34}],
         )
         receive(intake.submit_submission(cayo, drugs), cayo)
+        seed_storage(custodian)
 
     def print_logins(self):
         demo_users = User.objects.filter(username__in=[u[0] for u in USERS]).select_related("agency")
