@@ -2,7 +2,6 @@
 
 import pytest
 from django.urls import reverse
-from tests.conftest import PASSWORD
 
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
@@ -10,6 +9,7 @@ from forensis.cases.models import Case
 from forensis.intake import services
 from forensis.intake.models import Submission, SubmissionStatus
 from forensis.lab.models import Discipline
+from tests.conftest import PASSWORD
 
 SUBMISSION_PAGES = ["intake:detail", "intake:edit", "intake:form_pdf", "intake:receipt_pdf"]
 
@@ -190,6 +190,7 @@ def custodian_client(signed_in, make_user):
 @pytest.fixture
 def waiting(officer):
     from django.utils import timezone
+
     from tests.intake.conftest import CASE_FIELDS, item
 
     submission = services.create_submission(officer)
@@ -336,3 +337,17 @@ def test_receive_page_adds_to_the_existing_case_when_chosen(custodian_client, of
                                      receive_payload(second, attach_to=str(case.pk)))
     assert response.status_code == 302
     assert Case.objects.count() == 1 and case.items.count() == 3
+
+
+def test_custody_report_for_case_and_item_and_not_for_another_agency(signed_in, officer, other_officer, received):
+    from forensis.evidence.models import Item
+
+    client = signed_in(officer)
+    lab_number = received.case.lab_number
+    whole = client.get(reverse("cases:custody_report", args=[lab_number]))
+    assert whole["Content-Type"] == "application/pdf"
+    label = Item.objects.filter(case=received.case).first().label
+    assert client.get(reverse("cases:custody_report", args=[lab_number]), {"item": label}).status_code == 200
+    assert client.get(reverse("cases:custody_report", args=[lab_number]), {"item": "nope/99"}).status_code == 404
+    assert signed_in(other_officer).get(reverse("cases:custody_report", args=[lab_number])).status_code == 404
+    assert AuditEvent.objects.filter(action="case.custody_report_downloaded", actor_username="officer").exists()

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 
 from forensis.audit.services import record
+from forensis.evidence.documents import render_custody_report
 from forensis.evidence.labels import render_labels
 from forensis.evidence.models import CustodyEvent, Item
 from forensis.intake.views import pdf_response
@@ -57,3 +58,19 @@ def labels_pdf(request, lab_number: str):
     except (ValueError, ValidationError) as exc:
         return HttpResponseBadRequest(str(exc))
     return pdf_response(data, f"{lab_number}-labels.pdf")
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def custody_report(request, lab_number: str):
+    """The chain-of-custody report (PDF) of a whole case, or of one item with ``?item=LABEL``."""
+    case = visible_case(request, lab_number)
+    items = Item.objects.filter(case=case).select_related("case", "holder", "location").order_by("number", "sub_number")
+    single = request.GET.get("item")
+    if single:
+        items = items.filter(label=single)
+        if not items:
+            raise Http404
+    record("case.custody_report_downloaded", actor=request.user, obj=case, after={"item": single or "all"})
+    data = render_custody_report(list(items), title_case=None if single else case)
+    return pdf_response(data, f"{(single or lab_number).replace('/', '-')}-custody.pdf")
