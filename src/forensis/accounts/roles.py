@@ -79,6 +79,20 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "evidence.manage_shipments": [Role.EVIDENCE_CUSTODIAN],
     "evidence.manage_locations": [Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER, Role.ADMINISTRATOR],
     "evidence.change_retentionrule": [Role.LAB_MANAGER, Role.ADMINISTRATOR],
+    "lab.view_servicerequest": [
+        Role.ADMINISTRATOR,
+        Role.LAB_MANAGER,
+        Role.EVIDENCE_CUSTODIAN,
+        Role.ANALYST,
+        Role.REVIEWER,
+        Role.MEDICAL_EXAMINER,
+        Role.AUDITOR,
+    ],
+    "lab.assign_request": [Role.LAB_MANAGER],
+    "lab.perform_examination": [Role.ANALYST, Role.MEDICAL_EXAMINER],
+    "lab.review_request": [Role.REVIEWER, Role.LAB_MANAGER],
+    "lab.release_request": [Role.LAB_MANAGER, Role.REVIEWER],
+    "lab.manage_catalogue": [Role.LAB_MANAGER, Role.ADMINISTRATOR],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -12,6 +12,7 @@ from forensis.evidence.demo import seed_storage
 from forensis.evidence.models import SealStatus
 from forensis.intake import services as intake
 from forensis.intake.models import Kit
+from forensis.lab.demo import seed_catalogue
 
 DEMO_PASSWORD = "Forensis-demo-2026"  # noqa: S105  (printed for the demo; never used in production)
 
@@ -59,6 +60,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def _seed(self):
         self._seed_people()
+        seed_catalogue(User.objects.get(username="manager"))
         self._seed_cases()
 
     def _seed_people(self):
