@@ -164,7 +164,8 @@ class Authorization(models.Model):
         verbose_name_plural = _("authorisations")
 
     def __str__(self) -> str:
-        return f"{self.user} — {self.discipline} ({self.method or _('all methods')}) → {self.valid_until}"
+        scope = self.method or _("all methods")
+        return f"{self.user} — {self.discipline} ({scope}) → {self.valid_until}"
 
 
 class Instrument(models.Model):
