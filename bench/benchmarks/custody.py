@@ -13,8 +13,9 @@ that its peak memory is its own:
 Baseline and verification alternate (best of 2 rounds; quick: 1). ``custody_verify_1m_pg_peak_mb`` is the
 verification's peak resident memory above what the process held before it started (``ru_maxrss``),
 against the bare loop's; the note gives the same figure for a tenth of the ledger, which must be about the
-same if memory does not grow with the number of events. About 2 minutes (generation ~1 minute);
-quick: ~15 s.
+same if memory does not grow with the number of events. Last, the whole ``forensis custody verify``
+(start-up, ``verify_ledger`` and the per-item ``gap_check``) is timed once, for the note. About 3 minutes
+(generation ~45 s, the whole command ~90 s); quick: ~20 s.
 
 Run ``python -m bench.benchmarks.custody generate|verify|bare EVENTS`` with ``DATABASE_URL`` set for one
 step on its own (the harness does exactly that, in subprocesses).

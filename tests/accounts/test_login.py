@@ -2,10 +2,10 @@ import pytest
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from tests.conftest import PASSWORD
 
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
+from tests.conftest import PASSWORD
 
 LOGIN = "/accounts/login/"
 

@@ -1,11 +1,11 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from tests.conftest import PASSWORD
 
 from forensis.accounts import services
 from forensis.accounts.models import User
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
+from tests.conftest import PASSWORD
 
 
 def test_create_user_records_audit_event_without_password(admin_user, police):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from bench.cli import main, run_benchmarks
 from bench.load import LoadError, LoadResult, combine, parse_wrk_output
 from bench.registry import Benchmark, Measurement, Run, SkipBenchmark, benchmark

@@ -10,8 +10,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from tests.conftest import PASSWORD
-from tests.evidence.test_custody_services import receive_case
 
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
@@ -25,6 +23,8 @@ from forensis.evidence.models import (
     Transfer,
     TransferStatus,
 )
+from tests.conftest import PASSWORD
+from tests.evidence.test_custody_services import receive_case
 
 SCAN = reverse("evidence:scan")
 MINE = reverse("evidence:my_custody")

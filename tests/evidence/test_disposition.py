@@ -9,7 +9,6 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
-from tests.conftest import PASSWORD
 
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
@@ -27,6 +26,7 @@ from forensis.evidence.models import (
 from forensis.intake import services
 from forensis.intake.services import ItemCheck, ItemData
 from forensis.lab.models import Discipline
+from tests.conftest import PASSWORD
 
 DRUGS = (("seized_drugs", "Plastic bag, white powder", False), ("seized_drugs", "Ten small packets", False))
 HOMICIDE = (("swab", "Swab of blood stain", True), ("bullet", "Projectile from the wall", False))

@@ -3,7 +3,6 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
-from tests.intake.conftest import CASE_FIELDS, item
 
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
@@ -14,6 +13,7 @@ from forensis.evidence.services import verify_ledger
 from forensis.intake import services
 from forensis.intake.models import Presence, Submission, SubmissionStatus
 from forensis.lab.models import ServiceRequest
+from tests.intake.conftest import CASE_FIELDS, item
 
 
 def test_kit_prefills_items_and_examinations(officer, kit):

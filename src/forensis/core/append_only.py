@@ -53,6 +53,23 @@ def remove(connection: BaseDatabaseWrapper, table: str) -> None:
             cursor.execute(sql)
 
 
+#: Every append-only table. Their triggers are (re)installed after each ``migrate``: on SQLite a migration
+#: that alters such a table rebuilds it and silently loses its triggers.
+LEDGER_TABLES = ("audit_auditevent", "evidence_custodyevent")
+
+
+def reinstall_after_migrate(sender, using="default", **kwargs) -> None:
+    """post_migrate receiver (connected once, for the core app): make sure every ledger table is protected."""
+    from django.db import connections
+
+    connection = connections[using]
+    existing = set(connection.introspection.table_names())
+    for table in LEDGER_TABLES:
+        if table in existing:
+            remove(connection, table)
+            install(connection, table)
+
+
 def migration_operations(table: str):
     """RunPython operation for a migration: install on apply, remove on reverse."""
     from django.db import migrations

@@ -52,7 +52,7 @@ def healthz(request):
 ROLE_SHORTCUTS = {
     Role.ADMINISTRATOR: ["accounts:user_list", "accounts:agency_list", "intake:kits", "audit:event_list"],
     Role.AUDITOR: ["audit:event_list", "accounts:user_list"],
-    Role.LAB_MANAGER: ["evidence:overdue", "evidence:gap_check", "accounts:user_list", "accounts:agency_list"],
+    Role.LAB_MANAGER: ["lab:triage", "lab:reviews", "evidence:overdue", "evidence:gap_check", "accounts:user_list"],
     Role.EVIDENCE_CUSTODIAN: [
         "intake:reception",
         "evidence:scan",
@@ -60,9 +60,9 @@ ROLE_SHORTCUTS = {
         "evidence:locations",
         "evidence:shipments",
     ],
-    Role.ANALYST: ["evidence:my_custody", "evidence:scan"],
-    Role.REVIEWER: ["evidence:my_custody"],
-    Role.MEDICAL_EXAMINER: ["evidence:my_custody"],
+    Role.ANALYST: ["lab:worklist", "evidence:my_custody", "evidence:scan"],
+    Role.REVIEWER: ["lab:reviews", "evidence:my_custody"],
+    Role.MEDICAL_EXAMINER: ["lab:worklist", "evidence:my_custody"],
     Role.SCENE_TECHNICIAN: ["intake:list", "evidence:my_custody"],
 }
 

@@ -16,12 +16,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from forensis.core.pdf import (
     EMPTY,
+    HEADER_FILL,
     build_document,
     content_width,
     data_table,
@@ -29,6 +31,7 @@ from forensis.core.pdf import (
     local_time,
     para,
     signature_block,
+    table_style,
 )
 
 from .models import CustodyEvent, Destruction, Item, Shipment
@@ -38,6 +41,8 @@ from .services import gap_check, person_name, verify_ledger
 HASH_PREFIX = 12
 #: The custody report's event table has ten columns: it is printed across a landscape page.
 CUSTODY_PAGE = landscape(LETTER)
+#: The background of an event row the chain verification found a problem with.
+FLAGGED_FILL = colors.HexColor("#f6d5d1")
 
 
 # --- shared pieces --------------------------------------------------------------------------------
@@ -111,8 +116,9 @@ def _event_condition(event: CustodyEvent) -> Flowable:
     return para("\n".join(line for line in lines if line) or EMPTY, "cell", multiline=True)
 
 
-def _verification(items: Sequence[Item]) -> list[Flowable]:
-    """The result of recomputing the chains of ``items`` now, as a statement (and the problems, if any)."""
+def _verification(items: Sequence[Item]) -> tuple[list[Flowable], set[tuple[int, int]]]:
+    """The result of recomputing the chains of ``items`` now, as a statement (and the problems, if any), and
+    the (item id, sequence) of the events the problems are about."""
     ids = [item.pk for item in items]
     report = verify_ledger(CustodyEvent.objects.filter(item__in=ids))
     problems = report.problems + gap_check(Item.objects.filter(pk__in=ids))
@@ -123,7 +129,7 @@ def _verification(items: Sequence[Item]) -> list[Flowable]:
         "zone": settings.TIME_ZONE,
     }
     if not problems:
-        return [
+        statement = [
             para(
                 _(
                     "Chain verified at %(time)s (%(zone)s): the %(events)s custody events of the %(items)s item(s) "
@@ -134,6 +140,7 @@ def _verification(items: Sequence[Item]) -> list[Flowable]:
                 "body",
             )
         ]
+        return statement, set()
     flowables: list[Flowable] = [
         para(
             _(
@@ -147,66 +154,89 @@ def _verification(items: Sequence[Item]) -> list[Flowable]:
         Spacer(1, 1.5 * mm),
     ]
     flowables += [para(f"• {problem}", "body") for problem in problems]
-    return flowables
+    return flowables, report.flagged
 
 
-def _item_section(item: Item, events: list[CustodyEvent], width: float) -> list[Flowable]:
-    story = _heading(_("Item %(label)s") % {"label": item.label})
-    story.append(
-        field_table(
-            [
-                (_("Case number"), item.case.lab_number),
-                (_("Item number"), item.label),
-                (_("Description"), item.description),
-                (_("Type"), item.get_type_display()),
-                (_("Seal number at receipt"), item.seal_number),
-                (_("Received"), local_time(item.received_at)),
-                (_("Status"), item.get_status_display()),
-                (_("Held by now"), item.holder_name or EMPTY),
-                (_("Location now"), item.location.path if item.location_id else EMPTY),
+def _item_table(item: Item, width: float) -> Table:
+    """The item's identity and present state in two label / value column pairs."""
+    left = [
+        (_("Case number"), item.case.lab_number),
+        (_("Item number"), item.label),
+        (_("Description"), item.description),
+        (_("Type"), item.get_type_display()),
+    ]
+    right = [
+        (_("Seal number at receipt"), item.seal_number or EMPTY),
+        (_("Received"), local_time(item.received_at)),
+        (_("Status"), item.get_status_display()),
+        (_("Held by now"), item.holder_name or EMPTY),
+    ]
+    location = item.location.path if item.location_id else EMPTY
+    rows = [
+        [para(a, "label"), para(b, "cell"), para(c, "label"), para(d, "cell")]
+        for (a, b), (c, d) in zip(left, right, strict=True)
+    ]
+    rows.append([para(_("Location now"), "label"), para(location, "cell"), "", ""])
+    label = 42 * mm
+    value = (width - 2 * label) / 2
+    return Table(
+        rows,
+        colWidths=[label, value, label, value],
+        style=table_style(
+            header=False,
+            extra=[
+                ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
+                ("BACKGROUND", (2, 0), (2, -2), HEADER_FILL),
+                ("SPAN", (1, -1), (3, -1)),
             ],
-            width,
-            label_width=50 * mm,
-        )
+        ),
     )
-    story.append(Spacer(1, 3 * mm))
+
+
+def _item_section(
+    item: Item, events: list[CustodyEvent], flagged: set[tuple[int, int]], width: float
+) -> list[Flowable]:
+    story = _heading(_("Item %(label)s") % {"label": item.label})
+    story += [_item_table(item, width), Spacer(1, 3 * mm)]
     if not events:
         story.append(para(_("No custody events are recorded for this item."), "body"))
         return story
-    widths = [9 * mm, 24 * mm, 32 * mm, 32 * mm, 24 * mm, 34 * mm, 24 * mm, 0, 24 * mm, 25 * mm]
+    widths = [9 * mm, 22 * mm, 30 * mm, 30 * mm, 24 * mm, 30 * mm, 24 * mm, 0, 22 * mm, 25 * mm]
     widths[7] = width - sum(widths)
-    story.append(
-        data_table(
+    table = data_table(
+        [
+            "#",
+            _("Date and time"),
+            _("Released by"),
+            _("Received by"),
+            _("Purpose"),
+            _("Location"),
+            _("Seal"),
+            _("Condition and note"),
+            _("Witness"),
+            _("Hash"),
+        ],
+        [
             [
-                "#",
-                _("Date and time"),
-                _("Released by"),
-                _("Received by"),
-                _("Purpose"),
-                _("Location"),
-                _("Seal"),
-                _("Condition and note"),
-                _("Witness"),
-                _("Hash"),
-            ],
-            [
-                [
-                    event.sequence,
-                    local_time(event.occurred_at),
-                    _event_person(event.released_by_name, event.acknowledged_by_releaser),
-                    _event_person(event.received_by_name, event.acknowledged_by_receiver),
-                    event.get_purpose_display(),
-                    event.location or EMPTY,
-                    _event_seal(event),
-                    _event_condition(event),
-                    event.witness_name or EMPTY,
-                    para(event.hash[:HASH_PREFIX], "small"),
-                ]
-                for event in events
-            ],
-            widths,
-        )
+                f"{event.sequence} (!)" if (item.pk, event.sequence) in flagged else event.sequence,
+                local_time(event.occurred_at),
+                _event_person(event.released_by_name, event.acknowledged_by_releaser),
+                _event_person(event.received_by_name, event.acknowledged_by_receiver),
+                event.get_purpose_display(),
+                event.location or EMPTY,
+                _event_seal(event),
+                _event_condition(event),
+                event.witness_name or EMPTY,
+                para(event.hash[:HASH_PREFIX], "small"),
+            ]
+            for event in events
+        ],
+        widths,
     )
+    for row, event in enumerate(events, start=1):
+        if (item.pk, event.sequence) in flagged:
+            table.setStyle(TableStyle([("BACKGROUND", (0, row), (-1, row), FLAGGED_FILL)]))
+    story.append(table)
     return story
 
 
@@ -251,18 +281,19 @@ def render_custody_report(items: Sequence[Item], *, title_case=None) -> bytes:
         Spacer(1, 4 * mm),
         field_table(summary, width, label_width=50 * mm),
     ]
+    statement, flagged = _verification(items)
     story += _heading(_("Verification of the custody ledger"))
-    story.append(KeepTogether(_verification(items)))
+    story.append(KeepTogether(statement))
     for item in items:
-        story += _item_section(item, events_by_item.get(item.pk, []), width)
+        story += _item_section(item, events_by_item.get(item.pk, []), flagged, width)
     story += [
         Spacer(1, 3 * mm),
         _times_note(),
         para(
             _(
                 "“(confirmed)”: the person confirmed the transfer electronically (password at the same desk, or "
-                "acceptance in their custody queue). Hash: the first %(n)s characters of the event's SHA-256 chain "
-                "hash in the custody ledger."
+                "acceptance in their custody queue). “(!)”: an event named by the verification above. Hash: the "
+                "first %(n)s characters of the event's SHA-256 chain hash in the custody ledger."
             )
             % {"n": HASH_PREFIX},
             "small",
@@ -356,7 +387,7 @@ def render_destruction_list(destruction: Destruction) -> bytes:
         ),
     ]
     story += _heading(_("Items destroyed"))
-    widths = [9 * mm, 30 * mm, 34 * mm, 0, 26 * mm, 26 * mm]
+    widths = [9 * mm, 32 * mm, 38 * mm, 0, 24 * mm, 24 * mm]
     widths[3] = width - sum(widths)
     story.append(
         data_table(
@@ -392,8 +423,8 @@ def render_destruction_list(destruction: Destruction) -> bytes:
         Spacer(1, 3 * mm),
         para(
             _(
-                "We, the undersigned, certify that the items listed above were destroyed by %(method)s on %(time)s "
-                "(%(zone)s), %(performer)s destroying them in the presence of %(witness)s."
+                "We, the undersigned, certify that the items listed above were destroyed on %(time)s (%(zone)s) "
+                "by %(performer)s in the presence of %(witness)s. Method: %(method)s."
             )
             % {
                 "method": destruction.method,

@@ -281,6 +281,14 @@ class Consumption(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=4)
     unit = models.CharField(_("unit"), max_length=8, choices=AmountUnit.choices)
     reason = models.CharField(_("reason"), max_length=300)
+    service_request = models.ForeignKey(
+        "lab.ServiceRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consumptions",
+        verbose_name=_("for request"),
+    )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -107,15 +108,8 @@ def append_custody_event(
     stale view is refused instead of silently applied after someone else's.
     """
     locked = Item.objects.select_for_update().get(pk=item.pk)
-    if expected_sequence is not None and locked.custody_sequence != expected_sequence:
-        raise ValidationError(
-            _("Item %(label)s was moved by %(who)s at %(when)s after you scanned it. Scan it again.")
-            % {
-                "label": locked.label,
-                "who": locked.holder_name,
-                "when": timezone.localtime(locked.last_moved_at).strftime("%Y-%m-%d %H:%M"),
-            }
-        )
+    if expected_sequence is not None:
+        _check_sequences([locked], {locked.pk: expected_sequence})
     previous = (
         (
             CustodyEvent.objects.filter(item=locked, sequence=locked.custody_sequence)
@@ -128,7 +122,8 @@ def append_custody_event(
     event = CustodyEvent(
         item=locked,
         sequence=locked.custody_sequence + 1,
-        occurred_at=occurred_at or timezone.now(),
+        # Stored and hashed in UTC: a local time would hash with its offset but read back as UTC.
+        occurred_at=(occurred_at or timezone.now()).astimezone(UTC),
         released_by=released_by,
         released_by_name=released_by_name or person_name(released_by),
         received_by=received_by,
@@ -196,6 +191,21 @@ def movement_problem(item: Item) -> str | None:
     return None
 
 
+def _check_sequences(items: Sequence[Item], expected_sequences: dict[int, int] | None) -> None:
+    """Refuse when an item moved since the person scanned it (someone else was quicker)."""
+    for item in items:
+        expected = (expected_sequences or {}).get(item.pk)
+        if expected is not None and item.custody_sequence != expected:
+            raise ValidationError(
+                _("Item %(label)s was moved by %(who)s at %(when)s after you scanned it. Scan it again.")
+                % {
+                    "label": item.label,
+                    "who": item.holder_name,
+                    "when": timezone.localtime(item.last_moved_at).strftime("%Y-%m-%d %H:%M"),
+                }
+            )
+
+
 def _may_handle(actor: User, item: Item) -> bool:
     """The holder may hand an item on; a custodian may also handle what sits in the store."""
     return item.holder_id == actor.pk or (actor.has_perm("evidence.move_item") and item.location_id is not None)
@@ -260,6 +270,7 @@ def move_items(
     """Put items in a storage location, all of them or none. The actor holds them there from now on."""
     require_permission(actor, "evidence.move_item")
     locked = _locked_items(items)
+    _check_sequences(locked, expected_sequences)
     _check_handling(actor, locked)
     moving_in = [item for item in locked if item.location_id != location.pk]
     _check_location(location, actor, len(moving_in))
@@ -307,6 +318,7 @@ def hand_over(
     items stay with the releaser until it is accepted.
     """
     locked = _locked_items(items)
+    _check_sequences(locked, expected_sequences)
     _check_handling(actor, locked)
     if receiver.pk == actor.pk:
         raise ValidationError(_("You already hold these items."))
@@ -505,7 +517,7 @@ def record_amount(actor: User, item: Item, amount: Decimal, unit: str, *, reason
 
 
 @transaction.atomic
-def consume(actor: User, item: Item, amount: Decimal, unit: str, *, reason: str) -> Consumption:
+def consume(actor: User, item: Item, amount: Decimal, unit: str, *, reason: str, service_request=None) -> Consumption:
     """Use up part of an item in an examination; the remainder can never go below zero."""
     item = Item.objects.select_for_update().get(pk=item.pk)
     if item.holder_id != actor.pk:
@@ -523,7 +535,9 @@ def consume(actor: User, item: Item, amount: Decimal, unit: str, *, reason: str)
                 % {"left": item.amount_remaining, "unit": item.amount_unit}
             }
         )
-    consumption = Consumption.objects.create(item=item, amount=amount, unit=unit, reason=reason, recorded_by=actor)
+    consumption = Consumption.objects.create(
+        item=item, amount=amount, unit=unit, reason=reason, recorded_by=actor, service_request=service_request
+    )
     item.amount_remaining -= amount
     item.save(update_fields=["amount_remaining"])
     record(
@@ -615,6 +629,8 @@ class LedgerReport:
     items: int = 0
     events: int = 0
     problems: list[str] = field(default_factory=list)
+    #: (item id, sequence) of each event a problem is about, e.g. to mark it in a printed custody report.
+    flagged: set[tuple[int, int]] = field(default_factory=set)
 
     @property
     def intact(self) -> bool:
@@ -629,11 +645,12 @@ def verify_ledger(events=None, *, chunk_size: int = 5000) -> LedgerReport:
     holds one chunk of rows and the problems found, and does not grow with the size of the ledger.
 
     The fast path: each row is read as a tuple and hashed with ``audit.chain.record_hasher(HASHED_FIELDS)``,
-    which writes the same canonical JSON as ``link_hash`` without building a field dict, an encoder and a
-    sorted key list per event (its docstring says why the text is byte for byte the same: every hashed
-    field is a scalar column). About twice as fast as calling ``link_hash`` per event. As a safety net an
-    event whose fast hash does not match is recomputed with ``link_hash`` itself before it is reported, so
-    the fast path can only ever save time, never change a verdict.
+    which writes the same canonical JSON as ``link_hash`` without building a JSON encoder and sorting the
+    keys for every event (its docstring says why the text is byte for byte the same: every hashed field is
+    a scalar column). Over a million events on PostgreSQL this takes about 14 s of CPU instead of 17 s;
+    most of the rest is reading the rows. As a safety net an event whose fast hash does not match is
+    recomputed with ``link_hash`` itself before it is reported, so the fast path can only ever save time,
+    never change a verdict.
     """
     events = CustodyEvent.objects.all() if events is None else events
     rows = events.order_by("item_id", "sequence").values_list("prev_hash", "hash", *HASHED_FIELDS)
@@ -657,6 +674,7 @@ def verify_ledger(events=None, *, chunk_size: int = 5000) -> LedgerReport:
         expected_prev, expected_sequence = stored_hash, sequence + 1
     report.items, report.events = items_seen, events_seen
     report.problems = _ledger_problems(found)
+    report.flagged = {(item_id, args["seq"]) for item_id, _kind, args in found}
     return report
 
 
@@ -678,31 +696,43 @@ def _ledger_problems(found: list[tuple[int, str, dict]]) -> list[str]:
 
 def gap_check(items=None) -> list[str]:
     """Items whose ledger and derived state disagree: no events, a first event that is not a receipt,
-    a derivation or a migration, or a holder, place or position that differs from the last event."""
+    a derivation or a migration, a gap in the numbering, or a holder, place or position that differs from
+    the last event.
+
+    One pass: the items and their events are read as two streams sorted by item and merged, so the check
+    costs two queries and flat memory whatever the size of the store.
+    """
     items = Item.objects.all() if items is None else items
     first_purposes = {Purpose.RECEIPT, Purpose.DERIVATION, Purpose.MIGRATED}
+    events = (
+        CustodyEvent.objects.filter(item__in=items.values("pk"))
+        .order_by("item_id", "sequence")
+        .values_list("item_id", "sequence", "purpose", "received_by_id", "storage_location_id")
+        .iterator(chunk_size=5000)
+    )
+    pending = next(events, None)
     problems = []
-    for item in items.select_related("holder", "location").iterator(chunk_size=2000):
-        events = list(
-            item.custody_events.order_by("sequence").values(
-                "sequence", "purpose", "received_by_id", "storage_location_id"
-            )
-        )
-        if not events:
-            problems.append(_("%(label)s has no custody events.") % {"label": item.label})
+    for pk, label, sequence, holder_id, location_id in (
+        items.order_by("pk")
+        .values_list("pk", "label", "custody_sequence", "holder_id", "location_id")
+        .iterator(chunk_size=2000)
+    ):
+        while pending is not None and pending[0] < pk:
+            pending = next(events, None)
+        own = []
+        while pending is not None and pending[0] == pk:
+            own.append(pending)
+            pending = next(events, None)
+        if not own:
+            problems.append(_("%(label)s has no custody events.") % {"label": label})
             continue
-        last = events[-1]
-        if events[0]["purpose"] not in first_purposes:
-            problems.append(_("%(label)s: the ledger does not start with its receipt.") % {"label": item.label})
-        if [e["sequence"] for e in events] != list(range(1, len(events) + 1)):
-            problems.append(_("%(label)s: the ledger has a gap in its numbering.") % {"label": item.label})
-        if (item.custody_sequence, item.holder_id, item.location_id) != (
-            last["sequence"],
-            last["received_by_id"],
-            last["storage_location_id"],
-        ):
+        if own[0][2] not in first_purposes:
+            problems.append(_("%(label)s: the ledger does not start with its receipt.") % {"label": label})
+        if [event[1] for event in own] != list(range(1, len(own) + 1)):
+            problems.append(_("%(label)s: the ledger has a gap in its numbering.") % {"label": label})
+        last = own[-1]
+        if (sequence, holder_id, location_id) != (last[1], last[3], last[4]):
             problems.append(
-                _("%(label)s: its recorded holder or place differs from its last custody event.")
-                % {"label": item.label}
+                _("%(label)s: its recorded holder or place differs from its last custody event.") % {"label": label}
             )
     return problems

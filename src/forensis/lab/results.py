@@ -204,3 +204,23 @@ def validate_result(discipline_code: str, data: dict[str, Any]) -> dict[str, str
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def describe_result(specs: tuple[ResultField, ...], data: dict[str, Any]) -> list[tuple[str, str]]:
+    """A stored result as (label, shown value) pairs: choices by their label, numbers with their unit."""
+    by_name = {spec.name: spec for spec in specs}
+    units = {spec.unit_field for spec in specs if spec.unit_field}
+    shown = []
+    for spec in specs:
+        if spec.name in units or spec.name not in data:
+            continue
+        value = str(data[spec.name])
+        if spec.kind == "choice":
+            value = str(dict(spec.choices).get(value, value))
+        if spec.unit_field and data.get(spec.unit_field):
+            unit_spec = by_name[spec.unit_field]
+            value = f"{value} {dict(unit_spec.choices).get(data[spec.unit_field], data[spec.unit_field])}"
+        shown.append((str(spec.label), value))
+    for name in sorted(set(data) - set(by_name)):  # fields of an older definition stay visible
+        shown.append((name, str(data[name])))
+    return shown

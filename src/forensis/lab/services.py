@@ -153,7 +153,7 @@ def lot_problem(lot: ReagentLot, *, on: date | None = None) -> str | None:
 
 
 def open_workload() -> dict[int, int]:
-    """Open requests per analyst (assigned, in progress or drafted), for the triage board."""
+    """Requests per analyst that are assigned or in progress (their open bench work), for the triage board."""
     rows = (
         ServiceRequest.objects.filter(
             status__in=[RequestStatus.ASSIGNED, RequestStatus.IN_PROGRESS], assigned_to__isnull=False
@@ -205,10 +205,18 @@ def raise_child_request(actor: User, parent: ServiceRequest, discipline: Discipl
     """A follow-up request from an examination (e.g. a DNA swab taken off a firearm)."""
     if parent.assigned_to_id != actor.pk and not actor.has_perm("lab.assign_request"):
         raise PermissionDenied
+    if parent.status not in OPEN_STATUSES:
+        raise ValidationError(
+            _("Request %(request)s is %(status)s: raise a follow-up from open work only.")
+            % {"request": parent, "status": parent.get_status_display().lower()}
+        )
     items = list(items)
     if not items or any(item.case_id != parent.case_id for item in items):
         raise ValidationError(_("Choose items of case %(case)s.") % {"case": parent.case.lab_number})
-    return create_service_request(actor, parent.case, discipline, items, requested_at=timezone.now(), parent=parent)
+    child = create_service_request(actor, parent.case, discipline, items, requested_at=timezone.now(), parent=parent)
+    ServiceRequest.objects.filter(pk=child.pk).update(priority=parent.priority, court_date=parent.court_date)
+    child.priority, child.court_date = parent.priority, parent.court_date
+    return child
 
 
 @transaction.atomic
@@ -234,6 +242,8 @@ def assign(actor: User, request: ServiceRequest, analyst: User) -> ServiceReques
     """Assign (or reassign before work starts) to an analyst authorised for the discipline."""
     require_permission(actor, "lab.assign_request")
     request = _locked(request, RequestStatus.REQUESTED, RequestStatus.ASSIGNED)
+    if not analyst.is_active or not analyst.has_perm("lab.perform_examination"):
+        raise ValidationError({"analyst": _("%(person)s does not perform examinations.") % {"person": _name(analyst)}})
     problem = authorization_problem(analyst, request.discipline)
     if problem:
         raise ValidationError({"analyst": problem})
@@ -260,18 +270,45 @@ def cancel(actor: User, request: ServiceRequest, reason: str) -> ServiceRequest:
 
 
 def _check_examination_setup(
-    analyst: User, discipline: Discipline, method: Method, instrument: Instrument | None, lots: list[ReagentLot]
+    analyst: User,
+    discipline: Discipline,
+    method: Method,
+    instrument: Instrument | None,
+    lots: list[ReagentLot],
+    *,
+    already_used: Examination | None = None,
 ) -> None:
+    """Method, instrument and lots must fit the discipline and be usable today.
+
+    With ``already_used`` only what changes is checked: an instrument whose calibration lapsed, or a lot that
+    expired, after the work started stays on the record of what was used (editing the notes must not force a
+    false record).
+    """
     problems = []
-    if method.discipline_id != discipline.pk or not method.is_active:
-        problems.append(
-            _("%(method)s is not an active method of %(discipline)s.") % {"method": method, "discipline": discipline}
-        )
-    elif problem := authorization_problem(analyst, discipline, method):
-        problems.append(problem)
-    if instrument is not None and (problem := instrument_problem(instrument)):
-        problems.append(problem)
-    problems.extend(problem for lot in lots if (problem := lot_problem(lot)))
+    if already_used is None or method.pk != already_used.method_id:
+        if method.discipline_id != discipline.pk or not method.is_active:
+            problems.append(
+                _("%(method)s is not an active method of %(discipline)s.")
+                % {"method": method, "discipline": discipline}
+            )
+        elif problem := authorization_problem(analyst, discipline, method):
+            problems.append(problem)
+    if instrument is not None and (already_used is None or instrument.pk != already_used.instrument_id):
+        if instrument.discipline_id not in (None, discipline.pk):
+            problems.append(
+                _("%(instrument)s is not an instrument of %(discipline)s.")
+                % {"instrument": instrument, "discipline": discipline}
+            )
+        elif problem := instrument_problem(instrument):
+            problems.append(problem)
+    used_lots = set(already_used.reagent_lots.values_list("pk", flat=True)) if already_used else set()
+    for lot in lots:
+        if lot.pk in used_lots:
+            continue
+        if lot.discipline_id not in (None, discipline.pk):
+            problems.append(_("%(lot)s is not a reagent of %(discipline)s.") % {"lot": lot, "discipline": discipline})
+        elif problem := lot_problem(lot):
+            problems.append(problem)
     if problems:
         raise ValidationError(problems)
 
@@ -325,8 +362,8 @@ def update_examination(
     request = _locked(request, RequestStatus.IN_PROGRESS)
     _check_analyst(actor, request)
     lots = list(reagent_lots)
-    _check_examination_setup(actor, request.discipline, method, instrument, lots)
     examination = request.examination
+    _check_examination_setup(actor, request.discipline, method, instrument, lots, already_used=examination)
     before = _examination_snapshot(examination)
     examination.method, examination.instrument, examination.notes = method, instrument, notes
     examination.save()
@@ -450,6 +487,7 @@ def content_hash(request: ServiceRequest) -> str:
         ]
         if examination
         else [],
+        "attachments": sorted(examination.attachments.values_list("sha256", flat=True)) if examination else [],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -580,7 +618,12 @@ def release(actor: User, request: ServiceRequest, *, reauthenticated: bool) -> S
     """Release a request whose technical and administrative reviews are both approved."""
     require_permission(actor, "lab.release_request")
     request = ServiceRequest.objects.select_for_update().get(pk=request.pk)
-    approved = set(request.reviews.filter(approved=True).values_list("stage", flat=True))
+    # Only approvals of the latest draft count: an approval given before a send-back is for other content.
+    approved = set(
+        request.reviews.filter(
+            approved=True, reviewed_at__gte=request.draft_completed_at or timezone.now()
+        ).values_list("stage", flat=True)
+    )
     if request.status != RequestStatus.ADMINISTRATIVE_REVIEW or approved != {
         ReviewStage.TECHNICAL,
         ReviewStage.ADMINISTRATIVE,
