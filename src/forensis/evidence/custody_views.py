@@ -1,4 +1,5 @@
-"""Custody screens: what I hold, the scanning workbench, storage locations, item pages, overdue items, the gap check.
+"""Custody screens: what I hold, the scanning workbench, overdue items and the gap check (locations and items
+have their own modules).
 
 Rows are read through ``visible_to`` (another agency's item is a 404); nothing here writes a model: every change
 goes through ``evidence.services``, whose messages are shown to the person as they are.
@@ -7,7 +8,6 @@ goes through ``evidence.services``, whose messages are shown to the person as th
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from functools import wraps
 
 import django_tables2 as tables
@@ -15,36 +15,27 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from forensis.accounts.models import User
-from forensis.audit.services import record
 from forensis.core.services import call_with_form_errors
 
 from . import services
 from .forms import (
-    DERIVATIONS,
-    DERIVED_TYPES,
-    AmountForm,
-    ConsumeForm,
-    DeriveForm,
     HandOverForm,
-    LegalHoldForm,
-    LocationForm,
     OverdueForm,
     ScanForm,
 )
-from .models import FINAL_STATUSES, CustodyEvent, Item, ItemStatus, StorageLocation, Transfer, TransferStatus
+from .models import CustodyEvent, Item, ItemStatus, StorageLocation, Transfer, TransferStatus
 
 SESSION_BATCH = "custody_batch"  # [[item pk, custody sequence when scanned], …]
 SESSION_RECEIVER = "custody_receiver"  # pk of the person the batch is being handed to
@@ -462,282 +453,6 @@ def scan(request):
 # --- storage locations ------------------------------------------------------------------------------
 
 
-def _tree(locations: list[StorageLocation]) -> list[StorageLocation]:
-    """The locations in tree order (each followed by what is inside it), each with its ``depth``."""
-    children: dict[int | None, list[StorageLocation]] = {}
-    for location in locations:
-        children.setdefault(location.parent_id, []).append(location)
-    ordered: list[StorageLocation] = []
-
-    def walk(parent_id: int | None, depth: int) -> None:
-        for location in sorted(children.get(parent_id, []), key=lambda loc: loc.name.lower()):
-            location.depth = depth
-            location.indent = "\u2003" * 2 * max(depth - 1, 0)
-            ordered.append(location)
-            walk(location.pk, depth + 1)
-
-    walk(None, 0)
-    return ordered
-
-
-def _with_counts(queryset):
-    return queryset.annotate(item_count=Count("items")).prefetch_related("authorized_users")
-
-
-@login_required
-@view_items
-def locations(request):
-    return render(
-        request,
-        "evidence/location_list.html",
-        {"locations": _tree(list(_with_counts(StorageLocation.objects.all())))},
-    )
-
-
-def _location(code: str) -> StorageLocation:
-    return get_object_or_404(StorageLocation.objects.select_related("parent"), code__iexact=code)
-
-
-def _ancestors(location: StorageLocation) -> list[StorageLocation]:
-    chain, current = [], location.parent
-    while current is not None:
-        chain.insert(0, current)
-        current = current.parent
-    return chain
-
-
-@login_required
-@view_items
-def location_detail(request, code: str):
-    location = _location(code)
-    contents = Item.objects.visible_to(request.user).filter(location=location).select_related("case", "location")
-    table = ContentsTable(contents)
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    count = contents.count()
-    return render(
-        request,
-        "evidence/location_detail.html",
-        {
-            "location": location,
-            "ancestors": _ancestors(location),
-            "children": _with_counts(location.children.all()).order_by("name"),
-            "authorized": location.authorized_users.all(),
-            "table": table,
-            "count": count,
-        },
-    )
-
-
-@login_required
-@manage_locations
-def location_edit(request, code: str | None = None):
-    location = _location(code) if code else None
-    if location is not None:
-        initial = {
-            "name": location.name,
-            "kind": location.kind,
-            "parent": location.parent,
-            "capacity": location.capacity,
-            "restricted": location.restricted,
-            "authorized_users": list(location.authorized_users.all()),
-            "is_active": location.is_active,
-        }
-    else:
-        parent = StorageLocation.objects.filter(code__iexact=request.GET.get("parent", "")).first()
-        initial = {"parent": parent, "is_active": True}
-    form = LocationForm(request.POST or None, initial=initial, location=location)
-    if request.method == "POST" and form.is_valid():
-        fields = {k: v for k, v in form.cleaned_data.items() if k != "authorized_users"}
-        saved = call_with_form_errors(
-            form,
-            services.save_location,
-            request.user,
-            location,
-            authorized_users=form.cleaned_data["authorized_users"],
-            **fields,
-        )
-        if saved is not None:
-            messages.success(
-                request, _("%(location)s saved (barcode %(code)s).") % {"location": saved, "code": saved.code}
-            )
-            return redirect("evidence:location", code=saved.code)
-    return render(request, "evidence/location_form.html", {"form": form, "location": location})
-
-
-@login_required
-@view_items
-def location_label(request, code: str):
-    """A printable label: the barcode (Code 128) of the location with its full name."""
-    location = _location(code)
-    return render(
-        request, "evidence/location_label.html", {"location": location, "barcode_svg": _code128_svg(location.code)}
-    )
-
-
-def _code128_svg(value: str, *, module: int = 2, height: int = 60, quiet: int = 10) -> str:
-    """``value`` as a Code 128 barcode in SVG, drawn with plain rectangles (no inline styles: the CSP forbids them).
-
-    reportlab works out the symbol: its ``decomposed`` pattern gives bar widths as upper-case letters and the
-    spaces between as lower-case ones (A/a = one module, B/b = two, …).
-    """
-    from reportlab.graphics.barcode.code128 import Code128
-
-    symbol = Code128(value)
-    symbol.validate()
-    symbol.encode()
-    symbol.decompose()
-    x, bars = quiet, []
-    for letter in symbol.decomposed:
-        width = ord(letter.upper()) - ord("A") + 1
-        if letter.isupper():
-            bars.append(format_html('<rect x="{}" y="0" width="{}" height="{}"/>', x * module, width * module, height))
-        x += width
-    total = (x + quiet) * module
-    return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
-        'aria-label="{}"><rect width="100%" height="100%" fill="#fff"/><g fill="#000">{}</g></svg>',
-        total,
-        height,
-        total,
-        height,
-        value,
-        mark_safe("".join(bars)),  # noqa: S308  (each bar was escaped by format_html)
-    )
-
-
-# --- items ------------------------------------------------------------------------------------------
-
-
-ITEM_ACTIONS = {"derive", "amount", "consume", "hold"}
-
-
-def _item_forms(data=None, action: str = "", item: Item | None = None) -> dict:
-    def bound(name):
-        return data if action == name else None
-
-    return {
-        "derive_form": DeriveForm(bound("derive"), prefix="derive"),
-        "amount_form": AmountForm(
-            bound("amount"), prefix="amount", initial={"unit": item.amount_unit} if item and item.amount_unit else None
-        ),
-        "consume_form": ConsumeForm(
-            bound("consume"),
-            prefix="consume",
-            initial={"unit": item.amount_unit} if item and item.amount_unit else None,
-        ),
-        "hold_form": LegalHoldForm(bound("hold"), prefix="hold"),
-    }
-
-
-def _item_action(request, item: Item, action: str, form) -> Item | None:
-    """Run the service of ``action``; the item to show next (the new sub-item after a derivation), or None."""
-    data = form.cleaned_data
-    user = request.user
-    if action == "derive":
-        label = dict(DERIVATIONS)[data["derivation"]]
-        description = data["description"].strip()
-        if not description.lower().startswith(str(label).lower()):
-            description = f"{label}: {description}"
-        child = call_with_form_errors(
-            form,
-            services.derive_sub_item,
-            user,
-            item,
-            type=DERIVED_TYPES.get(data["derivation"], item.type),
-            description=description[:500],
-            reason=data["reason"],
-            quantity=data["quantity"],
-            amount=data["amount"],
-            amount_unit=data["amount_unit"],
-        )
-        if child is not None:
-            messages.success(
-                request, _("Sub-item %(label)s derived from %(parent)s.") % {"label": child.label, "parent": item.label}
-            )
-        return child
-    if action == "amount":
-        saved = call_with_form_errors(
-            form, services.record_amount, user, item, data["amount"], data["unit"], reason=data["reason"]
-        )
-        if saved is not None:
-            messages.success(request, _("Amount recorded."))
-        return saved
-    if action == "consume":
-        used = call_with_form_errors(
-            form, services.consume, user, item, data["amount"], data["unit"], reason=data["reason"]
-        )
-        if used is not None:
-            messages.success(
-                request, _("%(amount)s %(unit)s recorded as used.") % {"amount": used.amount, "unit": used.unit}
-            )
-            return item
-        return None
-    saved = call_with_form_errors(form, services.set_legal_hold, user, item, not item.legal_hold, data["reason"])
-    if saved is not None:
-        messages.success(request, _("Legal hold placed.") if saved.legal_hold else _("Legal hold lifted."))
-    return saved
-
-
-def _number(value: Decimal) -> str:
-    """12.5000 → "12.5", 100.0000 → "100"."""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-@login_required
-@permission_required("cases.view_case", raise_exception=True)
-def item_detail(request, label: str):
-    """An item: its case, status, amounts, sub-items and the whole custody ledger. Officers see their agency's."""
-    item = get_object_or_404(
-        Item.objects.visible_to(request.user).select_related("case", "parent", "holder", "location"), label=label
-    )
-    user = request.user
-    action = request.POST.get("action", "") if request.method == "POST" else ""
-    forms = _item_forms(request.POST if action else None, action, item)
-    if request.method == "POST":
-        if not user.has_perm("evidence.view_item") or action not in ITEM_ACTIONS:
-            raise PermissionDenied
-        form = forms[f"{action}_form"]
-        if form.is_valid():
-            shown = _item_action(request, item, action, form)
-            if shown is not None:
-                return redirect("evidence:item", label=shown.label)
-    if not user.is_laboratory_staff:
-        record("item.viewed", actor=user, obj=item)
-    consumptions = list(item.consumptions.select_related("recorded_by"))
-    for consumption in consumptions:
-        consumption.shown = _number(consumption.amount)
-    lab = user.has_perm("evidence.view_item")
-    movable = services.movement_problem(item) is None
-    return render(
-        request,
-        "evidence/item_detail.html",
-        {
-            "item": item,
-            "events": item.custody_events.select_related("storage_location").order_by("sequence"),
-            "children": Item.objects.visible_to(user).filter(parent=item).select_related("location"),
-            "consumptions": consumptions,
-            "pending": item.transfers.filter(status=TransferStatus.PENDING).select_related("received_by").first(),
-            "amounts": {
-                "received": _number(item.amount_received),
-                "used": _number(item.amount_received - item.amount_remaining),
-                "remaining": _number(item.amount_remaining),
-            }
-            if item.amount_received is not None
-            else None,
-            "final": item.status in FINAL_STATUSES,
-            "can_derive": lab and movable and (item.holder_id == user.pk or user.has_perm("evidence.move_item")),
-            "can_record_amount": user.has_perm("evidence.move_item") and item.status not in FINAL_STATUSES,
-            "can_consume": item.holder_id == user.pk and item.amount_received is not None,
-            "can_hold": user.has_perm("evidence.dispose_item") and item.status not in FINAL_STATUSES,
-            **forms,
-        },
-    )
-
-
-# --- oversight --------------------------------------------------------------------------------------
-
-
 @login_required
 @any_permission("evidence.move_item", "accounts.view_user")
 def overdue(request):
@@ -788,10 +503,4 @@ urlpatterns = [
     path("custody/overdue/", overdue, name="overdue"),
     path("custody/check/", gap_check, name="gap_check"),
     path("custody/transfers/<int:pk>/<str:action>/", transfer_action, name="transfer_action"),
-    path("locations/", locations, name="locations"),
-    path("locations/new/", location_edit, name="location_new"),
-    path("locations/<str:code>/", location_detail, name="location"),
-    path("locations/<str:code>/edit/", location_edit, name="location_edit"),
-    path("locations/<str:code>/label/", location_label, name="location_label"),
-    path("items/<path:label>/", item_detail, name="item"),
 ]
