@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
+from forensis.core.files import StoredFile
 
 
 class ItemType(models.TextChoices):
@@ -338,19 +339,11 @@ class Shipment(models.Model):
         return None
 
 
-class ShipmentResult(models.Model):
+class ShipmentResult(StoredFile):
     """A results file from the external laboratory, stored with its SHA-256."""
 
     shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="results")
     file = models.FileField(upload_to="shipment-results/%Y/")
-    original_name = models.CharField(max_length=255)
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveBigIntegerField()
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    uploaded_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 class Destruction(models.Model):

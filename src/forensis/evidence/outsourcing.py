@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from forensis.accounts.models import User
 from forensis.accounts.services import require_permission
 from forensis.audit.services import record
+from forensis.core.files import store_upload
 from forensis.core.models import yearly_number
 
 from .models import Item, ItemStatus, Purpose, Shipment, ShipmentResult, ShipmentStatus
@@ -149,21 +149,12 @@ def attach_result(actor: User, shipment: Shipment, upload: UploadedFile) -> Ship
     require_permission(actor, "evidence.manage_shipments")
     if shipment.status == ShipmentStatus.PREPARED:
         raise ValidationError(_("Results can only be attached to a shipment that was sent."))
-    if upload.size > MAX_RESULT_BYTES:
-        raise ValidationError({"file": _("The file is larger than %(mb)s MB.") % {"mb": MAX_RESULT_BYTES // 2**20}})
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    result = ShipmentResult(
-        shipment=shipment,
-        original_name=upload.name[:255],
-        sha256=digest.hexdigest(),
-        size=upload.size,
-        uploaded_by=actor,
+    result = store_upload(
+        ShipmentResult(shipment=shipment, uploaded_by=actor),
+        upload,
+        stem=shipment.reference,
+        max_bytes=MAX_RESULT_BYTES,
     )
-    result.file.save(f"{shipment.reference}-{digest.hexdigest()[:12]}", upload, save=False)
-    result.save()
     record(
         "shipment.result_attached",
         actor=actor,

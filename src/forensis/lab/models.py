@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
+from forensis.core.files import StoredFile
 
 
 class Discipline(models.Model):
@@ -247,19 +248,11 @@ class Result(models.Model):
         return f"{self.item} v{self.version}"
 
 
-class Attachment(models.Model):
+class Attachment(StoredFile):
     """An instrument file or photo of an examination, stored with its SHA-256."""
 
     examination = models.ForeignKey(Examination, on_delete=models.PROTECT, related_name="attachments")
     file = models.FileField(upload_to="examinations/%Y/")
-    original_name = models.CharField(max_length=255)
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveBigIntegerField()
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    uploaded_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 class SignatureMeaning(models.TextChoices):

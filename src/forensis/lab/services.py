@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from forensis.accounts.models import User
 from forensis.accounts.services import require_permission
 from forensis.audit.services import record
+from forensis.core.files import store_upload
 from forensis.core.models import yearly_number
 
 from .models import (
@@ -445,21 +446,12 @@ def record_result(actor: User, request: ServiceRequest, item, data: dict[str, An
 def attach_file(actor: User, request: ServiceRequest, upload: UploadedFile) -> Attachment:
     request = _locked(request, RequestStatus.IN_PROGRESS)
     _check_analyst(actor, request)
-    if upload.size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError({"file": _("The file is larger than %(mb)s MB.") % {"mb": MAX_ATTACHMENT_BYTES // 2**20}})
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    attachment = Attachment(
-        examination=request.examination,
-        original_name=upload.name[:255],
-        sha256=digest.hexdigest(),
-        size=upload.size,
-        uploaded_by=actor,
+    attachment = store_upload(
+        Attachment(examination=request.examination, uploaded_by=actor),
+        upload,
+        stem=str(request.pk),
+        max_bytes=MAX_ATTACHMENT_BYTES,
     )
-    attachment.file.save(f"{request.pk}-{digest.hexdigest()[:16]}", upload, save=False)
-    attachment.save()
     record(
         "examination.file_attached",
         actor=actor,
