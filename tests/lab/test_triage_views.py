@@ -522,3 +522,24 @@ def test_the_board_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = text(manager_client.get(TRIAGE))
     assert "10 requests waiting for an analyst" in page
+
+
+def test_manager_adds_and_retires_a_discipline(db, signed_in, make_user):
+    from django.urls import reverse
+
+    from forensis.accounts.roles import Role
+    from forensis.audit.models import AuditEvent
+    from forensis.lab.models import Discipline
+
+    manager = make_user(Role.LAB_MANAGER)
+    client = signed_in(manager)
+    response = client.post(
+        reverse("lab:disciplines"), {"code": "digital", "name": "Digital forensics", "is_active": "on"}
+    )
+    assert response.status_code == 302
+    digital = Discipline.objects.get(code="digital")
+    client.post(reverse("lab:discipline", args=[digital.pk]), {"name": "Digital forensics"})
+    digital.refresh_from_db()
+    assert not digital.is_active
+    assert AuditEvent.objects.filter(action__startswith="discipline.").count() == 2
+    assert signed_in(make_user(Role.ANALYST)).get(reverse("lab:disciplines")).status_code == 403

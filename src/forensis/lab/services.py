@@ -665,6 +665,7 @@ def create_worksheet(
 # --- the catalogue (methods, instruments, reagent lots, checklists, authorisations) ---------------
 
 CATALOGUE_FIELDS = {
+    Discipline: ("code", "name", "outsourced", "is_active"),
     Method: ("discipline", "code", "name", "version", "effective_from", "is_active"),
     Instrument: ("name", "serial_number", "discipline", "calibration_due", "maintenance_due", "is_active"),
     ReagentLot: ("reagent", "lot_number", "expiry", "discipline"),

@@ -89,6 +89,9 @@ def catalogue_form(model: type[models.Model], *names: str) -> type[forms.Form]:
     return type(f"{model.__name__}Form", (BootstrapFormMixin, forms.Form), dict(fields))
 
 
+NewDisciplineForm = catalogue_form(Discipline, "code", "name", "outsourced", "is_active")
+#: The code is what requests, kits and statistics refer to: it is fixed once created.
+DisciplineEditForm = catalogue_form(Discipline, "name", "outsourced", "is_active")
 NewMethodForm = catalogue_form(Method, "discipline", "code", "name", "version", "effective_from", "is_active")
 #: Code and version identify what an examination used: a change there is a new version, not an edit.
 MethodEditForm = catalogue_form(Method, "name", "effective_from", "is_active")

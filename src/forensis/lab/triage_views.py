@@ -42,10 +42,12 @@ from .triage_forms import (
     AssignForm,
     CancelForm,
     ChecklistQuestionEditForm,
+    DisciplineEditForm,
     GrantForm,
     InstrumentForm,
     MethodEditForm,
     NewChecklistQuestionForm,
+    NewDisciplineForm,
     NewMethodForm,
     PriorityForm,
     ReagentLotForm,
@@ -235,6 +237,16 @@ class CatalogueScreen:
         return {**initial, "effective_from": timezone.localdate()} if self.model is Method else initial
 
 
+DISCIPLINES = CatalogueScreen(
+    model=Discipline,
+    new_form=NewDisciplineForm,
+    edit_form=DisciplineEditForm,
+    template="lab/catalogue_disciplines.html",
+    url_name="lab:disciplines",
+    edit_url_name="lab:discipline",
+    title=gettext_lazy("Disciplines"),
+    entries=lambda: Discipline.objects.all(),
+)
 METHODS = CatalogueScreen(
     model=Method,
     new_form=NewMethodForm,
@@ -399,6 +411,8 @@ def authorizations(request):
 
 urlpatterns = [
     path("triage/", triage, name="triage"),
+    path("catalogue/disciplines/", catalogue_list, {"screen": DISCIPLINES}, name="disciplines"),
+    path("catalogue/disciplines/<int:pk>/", catalogue_edit, {"screen": DISCIPLINES}, name="discipline"),
     path("catalogue/methods/", catalogue_list, {"screen": METHODS}, name="methods"),
     path("catalogue/methods/<int:pk>/", catalogue_edit, {"screen": METHODS}, name="method"),
     path("catalogue/instruments/", catalogue_list, {"screen": INSTRUMENTS}, name="instruments"),
