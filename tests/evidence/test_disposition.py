@@ -23,42 +23,11 @@ from forensis.evidence.models import (
     Purpose,
     RetentionRule,
 )
-from forensis.intake import services
-from forensis.intake.services import ItemCheck, ItemData
-from forensis.lab.models import Discipline
 from tests.conftest import PASSWORD
+from tests.evidence.conftest import receive_case
 
 DRUGS = (("seized_drugs", "Plastic bag, white powder", False), ("seized_drugs", "Ten small packets", False))
 HOMICIDE = (("swab", "Swab of blood stain", True), ("bullet", "Projectile from the wall", False))
-
-
-def receive_case(officer, custodian, *, offences, items):
-    """A submission received at the laboratory through the intake services; its items, held by ``custodian``."""
-    discipline = Discipline.objects.get(code="serology")
-    submission = services.create_submission(officer)
-    services.update_submission(
-        officer,
-        submission,
-        fields={
-            "agency_case_number": f"BZ-{'-'.join(offences)}",
-            "offence_codes": list(offences),
-            "incident_at": timezone.now() - timedelta(days=2),
-            "district": "BZ",
-        },
-        people=[],
-        items=[
-            ItemData({"type": kind, "description": description, "biological": biological}, [discipline])
-            for kind, description, biological in items
-        ],
-    )
-    services.submit_submission(officer, submission)
-    case = services.receive_submission(
-        custodian,
-        submission,
-        handed_over_by=officer,
-        checks={listed.pk: ItemCheck() for listed in submission.items.all()},
-    )
-    return list(Item.objects.filter(case=case).order_by("number"))
 
 
 @pytest.fixture

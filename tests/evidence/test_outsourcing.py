@@ -17,40 +17,16 @@ from forensis.audit.models import AuditEvent
 from forensis.evidence import disposition, outsourcing
 from forensis.evidence import services as evidence_services
 from forensis.evidence.models import CustodyEvent, Item, ItemStatus, Purpose, Shipment, ShipmentResult, ShipmentStatus
-from forensis.intake import services
-from forensis.intake.services import ItemCheck, ItemData
-from forensis.lab.models import Discipline
+from tests.evidence.conftest import receive_case as shared_receive_case
 
 LAB = "Bode Technology, Virginia"
 
 
-def receive_case(officer, custodian, *, offences=("0201",), items=(("swab", "Swab from door handle", True),)):
-    """A submission received at the laboratory through the intake services; its items, held by ``custodian``."""
-    dna = Discipline.objects.get(code="dna")
-    submission = services.create_submission(officer)
-    services.update_submission(
-        officer,
-        submission,
-        fields={
-            "agency_case_number": "BZ-CR-2026-0099",
-            "offence_codes": list(offences),
-            "incident_at": timezone.now() - timedelta(days=2),
-            "district": "BZ",
-        },
-        people=[],
-        items=[
-            ItemData({"type": kind, "description": description, "biological": biological}, [dna])
-            for kind, description, biological in items
-        ],
+def receive_case(officer, custodian, **kwargs):
+    """Received items requested for DNA (outsourced)."""
+    return shared_receive_case(
+        officer, custodian, **{"discipline": "dna", "agency_case_number": "BZ-CR-2026-0099", **kwargs}
     )
-    services.submit_submission(officer, submission)
-    case = services.receive_submission(
-        custodian,
-        submission,
-        handed_over_by=officer,
-        checks={listed.pk: ItemCheck() for listed in submission.items.all()},
-    )
-    return list(Item.objects.filter(case=case).order_by("number"))
 
 
 @pytest.fixture
