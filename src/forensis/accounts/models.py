@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from forensis.core.vocabulary import District
 
@@ -13,7 +14,7 @@ from .scoping import AgencyScopedQuerySet, scoped_by
 class AgencyType(models.TextChoices):
     LABORATORY = "laboratory", _("Forensic laboratory")
     POLICE = "police", _("Police station or unit")
-    PROSECUTOR = "prosecutor", _("Prosecutor")
+    PROSECUTOR = "prosecutor", pgettext_lazy("agency type", "Prosecutor")
     COURT = "court", _("Court")
     OBSERVATORY = "observatory", _("Crime observatory")
     PARTNER = "partner", _("Partner system")
