@@ -46,3 +46,16 @@ def test_static_files_are_served(client, db):
     for path in ["/static/vendor/bootstrap.min.css", "/static/forensis/forensis.css", "/static/vendor/htmx.min.js"]:
         response = client.get(path)
         assert response.status_code == 200, path
+
+
+def test_menu_shows_each_role_its_laboratory_pages(db, make_user):
+    from forensis.accounts.roles import Role
+    from forensis.core.navigation import links_for
+
+    def names(role):
+        return {link["url_name"] for link in links_for(make_user(role))}
+
+    assert {"lab:triage", "lab:reviews", "lab:methods", "lab:disciplines"} <= names(Role.LAB_MANAGER)
+    assert "lab:worklist" in names(Role.ANALYST) and "lab:triage" not in names(Role.ANALYST)
+    assert "lab:reviews" in names(Role.REVIEWER)
+    assert not {name for name in names(Role.AGENCY_OFFICER) if name.startswith(("lab:", "evidence:"))}

@@ -29,6 +29,20 @@ MENU = [
     MenuEntry(_("Submissions"), "intake:list", ("intake.view_submission",)),
     MenuEntry(_("Reception"), "intake:reception", ("intake.receive_submission",)),
     MenuEntry(
+        _("Laboratory"),
+        children=(
+            MenuEntry(_("My worklist"), "lab:worklist", ("lab.perform_examination",)),
+            MenuEntry(_("Triage board"), "lab:triage", ("lab.assign_request",)),
+            MenuEntry(_("Reviews"), "lab:reviews", ("lab.review_request", "lab.release_request")),
+            MenuEntry(_("Disciplines"), "lab:disciplines", ("lab.manage_catalogue",)),
+            MenuEntry(_("Methods"), "lab:methods", ("lab.manage_catalogue",)),
+            MenuEntry(_("Instruments"), "lab:instruments", ("lab.manage_catalogue",)),
+            MenuEntry(_("Reagent lots"), "lab:reagent_lots", ("lab.manage_catalogue",)),
+            MenuEntry(_("Authorisations"), "lab:authorizations", ("lab.manage_catalogue",)),
+            MenuEntry(_("Review checklists"), "lab:checklists", ("lab.manage_catalogue",)),
+        ),
+    ),
+    MenuEntry(
         _("Evidence"),
         children=(
             MenuEntry(_("My custody"), "evidence:my_custody", ("evidence.view_item",)),
