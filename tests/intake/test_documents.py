@@ -124,7 +124,7 @@ def test_submission_form_shows_the_pre_log(submitted):
         "BZ-CR-2026-0042",
         "0101 — Intentional homicide",
         "0901 — Weapons and explosives",
-        "Cayo, San Ignacio, Mile 3, Western Highway",
+        "Mile 3, Western Highway, San Ignacio, Cayo",
         timezone.localtime(submitted.incident_at).strftime("%Y-%m-%d %H:%M"),
         "Two shots heard around 02:00 by neighbours.",
         "Deceased",

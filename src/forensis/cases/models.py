@@ -10,14 +10,9 @@ from forensis.core import iccs
 from forensis.core.vocabulary import District, Sex
 
 
-class Case(models.Model):
-    """A laboratory case: created when the first submission for an agency case is received."""
+class Incident(models.Model):
+    """When and where it happened, as the agency reported it: shared by submissions and the cases they open."""
 
-    lab_number = models.CharField(_("lab case number"), max_length=32, unique=True)
-    agency = models.ForeignKey(
-        "accounts.Agency", on_delete=models.PROTECT, related_name="cases", verbose_name=_("agency")
-    )
-    agency_case_number = models.CharField(_("agency case number"), max_length=64, db_index=True)
     incident_at = models.DateTimeField(_("incident date and time"), null=True, blank=True)
     district = models.CharField(_("district"), max_length=3, choices=District.choices, blank=True)
     town = models.CharField(_("town or village"), max_length=100, blank=True)
@@ -25,6 +20,26 @@ class Case(models.Model):
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     narrative = models.TextField(_("narrative"), blank=True)
+
+    #: The fields a received submission passes on to the case it opens.
+    FIELDS = ("incident_at", "district", "town", "address", "latitude", "longitude", "narrative")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def place(self) -> str:
+        return ", ".join(part for part in (self.address, self.town, self.get_district_display()) if part)
+
+
+class Case(Incident):
+    """A laboratory case: created when the first submission for an agency case is received."""
+
+    lab_number = models.CharField(_("lab case number"), max_length=32, unique=True)
+    agency = models.ForeignKey(
+        "accounts.Agency", on_delete=models.PROTECT, related_name="cases", verbose_name=_("agency")
+    )
+    agency_case_number = models.CharField(_("agency case number"), max_length=64, db_index=True)
     received_at = models.DateTimeField(_("received"), db_index=True)
     #: "YYYY-MM" of receipt in the laboratory's time zone: statistics group by it without date functions.
     received_month = models.CharField(max_length=7, db_index=True)
@@ -40,10 +55,6 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.lab_number
-
-    @property
-    def place(self) -> str:
-        return ", ".join(part for part in (self.address, self.town, self.get_district_display()) if part)
 
 
 class CaseOffence(models.Model):

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Notification
 
@@ -19,6 +20,11 @@ def notify(user, message: str, url: str = "") -> Notification:
         # After commit: a failed receipt must not have sent mail, and a slow mail server must not hold locks.
         transaction.on_commit(lambda: _send(user.email, message, url))
     return notification
+
+
+def mark_all_read(user) -> int:
+    """The user read their notifications (their own only); returns how many were unread."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def _send(address: str, message: str, url: str) -> None:

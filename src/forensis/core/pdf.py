@@ -33,6 +33,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import (
     BaseDocTemplate,
+    CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
@@ -342,3 +343,39 @@ def build_document(
     )
     doc.build(story, canvasmaker=functools.partial(_NumberedCanvas, footer=footer))
     return buffer.getvalue()
+
+
+#: Size of the QR code beside a document's title.
+TITLE_QR_SIZE = 32 * mm
+
+
+def title_block(
+    title: str, reference_label: str, reference: str, *, width: float | None = None, qr_value: str | None = None
+) -> Table:
+    """Lab name, document title and the reference in large type across ``width``; a QR of ``qr_value`` beside."""
+    width = width or content_width()
+    left = [
+        para(settings.FORENSIS_LAB_NAME, "lab"),
+        para(title, "title"),
+        Spacer(1, 2 * mm),
+        para(reference_label, "label"),
+        para(reference, "reference"),
+    ]
+    if qr_value is None:
+        return Table([[left]], colWidths=[width], style=TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    return Table(
+        [[left, QrFlowable(qr_value, TITLE_QR_SIZE)]],
+        colWidths=[width - TITLE_QR_SIZE, TITLE_QR_SIZE],
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        ),
+    )
+
+
+def heading(text: str, style: str = "heading") -> list[Flowable]:
+    """A section heading kept with at least the start of what follows it."""
+    return [CondPageBreak(30 * mm), para(text, style)]

@@ -5,7 +5,6 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -14,6 +13,7 @@ from forensis.audit.models import AuditEvent
 
 from .models import Notification
 from .navigation import links_for
+from .notifications import mark_all_read
 
 _migrations_complete = False
 
@@ -101,6 +101,6 @@ def notifications(request):
     """The user's own notifications; "Mark all as read" clears the count in the menu."""
     mine = Notification.objects.filter(recipient=request.user)
     if request.method == "POST":
-        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        mark_all_read(request.user)
         return redirect("core:notifications")
     return render(request, "core/notifications.html", {"notifications": mine[:200]})

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER, landscape
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from forensis.core.pdf import (
     EMPTY,
@@ -28,10 +28,12 @@ from forensis.core.pdf import (
     content_width,
     data_table,
     field_table,
+    heading,
     local_time,
     para,
     signature_block,
     table_style,
+    title_block,
 )
 
 from .models import CustodyEvent, Destruction, Item, Shipment
@@ -46,23 +48,6 @@ FLAGGED_FILL = colors.HexColor("#f6d5d1")
 
 
 # --- shared pieces --------------------------------------------------------------------------------
-
-
-def _title_block(title: str, reference_label: str, reference: str, width: float) -> Table:
-    """Lab name, document title and the reference in large type, across ``width``."""
-    cell = [
-        para(settings.FORENSIS_LAB_NAME, "lab"),
-        para(title, "title"),
-        Spacer(1, 2 * mm),
-        para(reference_label, "label"),
-        para(reference, "reference"),
-    ]
-    return Table([[cell]], colWidths=[width], style=TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-
-
-def _heading(text: str, style: str = "heading") -> list[Flowable]:
-    # Keep a heading with at least the start of what follows it.
-    return [CondPageBreak(30 * mm), para(text, style)]
 
 
 def _printed_footer(reference: str) -> str:
@@ -196,7 +181,7 @@ def _item_table(item: Item, width: float) -> Table:
 def _item_section(
     item: Item, events: list[CustodyEvent], flagged: set[tuple[int, int]], width: float
 ) -> list[Flowable]:
-    story = _heading(_("Item %(label)s") % {"label": item.label})
+    story = heading(_("Item %(label)s") % {"label": item.label})
     story += [_item_table(item, width), Spacer(1, 3 * mm)]
     if not events:
         story.append(para(_("No custody events are recorded for this item."), "body"))
@@ -277,12 +262,12 @@ def render_custody_report(items: Sequence[Item], *, title_case=None) -> bytes:
         ]
     summary.append((_("Items"), ", ".join(item.label for item in items) or _("None.")))
     story: list[Flowable] = [
-        _title_block(title, reference_label, reference, width),
+        title_block(title, reference_label, reference, width=width),
         Spacer(1, 4 * mm),
         field_table(summary, width, label_width=50 * mm),
     ]
     statement, flagged = _verification(items)
-    story += _heading(_("Verification of the custody ledger"))
+    story += heading(_("Verification of the custody ledger"))
     story.append(KeepTogether(statement))
     for item in items:
         story += _item_section(item, events_by_item.get(item.pk, []), flagged, width)
@@ -316,7 +301,7 @@ def render_manifest(shipment: Shipment) -> bytes:
     seals = _current_seals(items)
     rush = _("Yes — rush analysis (paid)") if shipment.rush else _("No")
     story: list[Flowable] = [
-        _title_block(title, _("Shipment number"), shipment.reference, width),
+        title_block(title, _("Shipment number"), shipment.reference, width=width),
         Spacer(1, 4 * mm),
         field_table(
             [
@@ -334,7 +319,7 @@ def render_manifest(shipment: Shipment) -> bytes:
     ]
     if shipment.rush:
         story += [Spacer(1, 2 * mm), para(_("RUSH — paid priority analysis requested."), "subheading")]
-    story += _heading(_("Items"))
+    story += heading(_("Items"))
     widths = [9 * mm, 32 * mm, 36 * mm, 0, 30 * mm]
     widths[3] = width - sum(widths)
     story.append(
@@ -373,7 +358,7 @@ def render_destruction_list(destruction: Destruction) -> bytes:
     items = list(destruction.items.select_related("case").order_by("case__lab_number", "number", "sub_number"))
     performed_by, witness = person_name(destruction.performed_by), person_name(destruction.witnessed_by)
     story: list[Flowable] = [
-        _title_block(title, _("Destruction number"), destruction.reference, width),
+        title_block(title, _("Destruction number"), destruction.reference, width=width),
         Spacer(1, 4 * mm),
         field_table(
             [
@@ -386,7 +371,7 @@ def render_destruction_list(destruction: Destruction) -> bytes:
             width,
         ),
     ]
-    story += _heading(_("Items destroyed"))
+    story += heading(_("Items destroyed"))
     widths = [9 * mm, 32 * mm, 38 * mm, 0, 24 * mm, 24 * mm]
     widths[3] = width - sum(widths)
     story.append(

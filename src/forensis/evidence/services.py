@@ -64,7 +64,8 @@ def item_label(lab_number: str, number: int, sub_number: int | None = None) -> s
 
 
 def person_name(user: User | None) -> str:
-    return (user.get_full_name() or user.username) if user else ""
+    """The printed name of a person in the ledger (full name, else username); empty for nobody."""
+    return str(user) if user else ""
 
 
 # --- the ledger -----------------------------------------------------------------------------------

@@ -10,65 +10,28 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer
 
 from forensis.core import iccs
 from forensis.core.pdf import (
     EMPTY,
-    QrFlowable,
     build_document,
     content_width,
     data_table,
     field_table,
+    heading,
     local_time,
     para,
     signature_block,
+    title_block,
 )
 from forensis.evidence.models import SealStatus
 
 from .models import Presence, Submission, SubmissionItem, SubmissionStatus
 
-QR_SIZE = 32 * mm
-
-
-def _title_block(title: str, reference_label: str, reference: str, qr_value: str | None = None) -> Table:
-    """Lab name, document title and the reference in large type; the QR code of ``qr_value`` on the right."""
-    width = content_width()
-    left = [
-        para(settings.FORENSIS_LAB_NAME, "lab"),
-        para(title, "title"),
-        Spacer(1, 2 * mm),
-        para(reference_label, "label"),
-        para(reference, "reference"),
-    ]
-    if qr_value is None:
-        return Table([[left]], colWidths=[width], style=TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    qr = QrFlowable(qr_value, QR_SIZE)
-    return Table(
-        [[left, qr]],
-        colWidths=[width - QR_SIZE, QR_SIZE],
-        style=TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ]
-        ),
-    )
-
-
-def _heading(text: str) -> list[Flowable]:
-    # Keep a heading with at least the start of what follows it.
-    return [CondPageBreak(30 * mm), para(text, "heading")]
-
 
 def _person_name(user) -> str:
-    return (user.get_full_name() or user.username) if user is not None else EMPTY
-
-
-def _place(submission: Submission) -> str:
-    parts = [submission.get_district_display() if submission.district else "", submission.town, submission.address]
-    return ", ".join(str(p) for p in parts if p) or EMPTY
+    return str(user) if user is not None else EMPTY
 
 
 def _offences(submission: Submission) -> Flowable:
@@ -101,14 +64,14 @@ def render_submission_form(submission: Submission) -> bytes:
     width = content_width()
     title = _("Evidence submission form")
     story: list[Flowable] = [
-        _title_block(title, _("Submission number"), submission.reference, qr_value=submission.reference),
+        title_block(title, _("Submission number"), submission.reference, qr_value=submission.reference),
         Spacer(1, 4 * mm),
     ]
 
     status = submission.get_status_display()
     if submission.status == SubmissionStatus.DRAFT:
         status = _("%(status)s — not yet submitted to the laboratory") % {"status": status}
-    story += _heading(_("Submission"))
+    story += heading(_("Submission"))
     story.append(
         field_table(
             [
@@ -122,23 +85,23 @@ def render_submission_form(submission: Submission) -> bytes:
         )
     )
 
-    story += _heading(_("Offences and incident"))
+    story += heading(_("Offences and incident"))
     story.append(
         field_table(
             [
                 (_("Offences (ICCS)"), _offences(submission)),
                 (_("Incident date and time"), local_time(submission.incident_at)),
-                (_("Place"), _place(submission)),
+                (_("Place"), submission.place or EMPTY),
             ],
             width,
         )
     )
 
-    story += _heading(_("Narrative"))
+    story += heading(_("Narrative"))
     story.append(para(submission.narrative, "body", multiline=True))
 
     people = list(submission.people.all())
-    story += _heading(_("People involved"))
+    story += heading(_("People involved"))
     if people:
         story.append(
             data_table(
@@ -154,7 +117,7 @@ def render_submission_form(submission: Submission) -> bytes:
         story.append(para(_("None listed."), "body"))
 
     items = _items(submission)
-    story += _heading(_("Items"))
+    story += heading(_("Items"))
     if items:
         widths = [9 * mm, 25 * mm, 0, 11 * mm, 25 * mm, 22 * mm, 32 * mm]
         widths[2] = width - sum(widths)
@@ -228,7 +191,7 @@ def render_receipt(submission: Submission) -> bytes:
     received_at = local_time(submission.received_at)
 
     story: list[Flowable] = [
-        _title_block(title, _("Receipt number"), submission.receipt_number),
+        title_block(title, _("Receipt number"), submission.receipt_number),
         Spacer(1, 4 * mm),
         field_table(
             [
@@ -244,7 +207,7 @@ def render_receipt(submission: Submission) -> bytes:
         ),
     ]
 
-    story += _heading(_("Items"))
+    story += heading(_("Items"))
     widths = [40 * mm, 0, 24 * mm, 24 * mm, 30 * mm, 22 * mm]
     widths[1] = width - sum(widths)
     story.append(
@@ -265,7 +228,7 @@ def render_receipt(submission: Submission) -> bytes:
         )
     )
 
-    story += _heading(_("Deviations at receipt"))
+    story += heading(_("Deviations at receipt"))
     deviations = [listed for listed in items if listed.deviation]
     if deviations:
         story.append(
@@ -281,7 +244,7 @@ def render_receipt(submission: Submission) -> bytes:
     else:
         story.append(para(_("None recorded."), "body"))
 
-    story += _heading(_("Acknowledgement"))
+    story += heading(_("Acknowledgement"))
     acknowledged = bool(first_events) and all(
         e.acknowledged_by_releaser and e.acknowledged_by_receiver for e in first_events
     )

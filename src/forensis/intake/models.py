@@ -5,8 +5,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
+from forensis.cases.models import Incident
 from forensis.core import iccs
-from forensis.core.vocabulary import District
 from forensis.evidence.models import DescribedItem, SealStatus
 
 
@@ -44,7 +44,7 @@ class SubmissionStatus(models.TextChoices):
     RECEIVED = "received", _("Received")
 
 
-class Submission(models.Model):
+class Submission(Incident):
     """What an agency brings to the laboratory: pre-logged online, or entered at the counter (walk-in)."""
 
     reference = models.CharField(_("submission number"), max_length=32, unique=True)
@@ -65,13 +65,6 @@ class Submission(models.Model):
     # Blank is allowed on a draft; submit_submission requires both.
     agency_case_number = models.CharField(_("agency case number"), max_length=64, blank=True)
     offence_codes = models.JSONField(_("offences"), default=list, blank=True)
-    incident_at = models.DateTimeField(_("incident date and time"), null=True, blank=True)
-    district = models.CharField(_("district"), max_length=3, choices=District.choices, blank=True)
-    town = models.CharField(_("town or village"), max_length=100, blank=True)
-    address = models.CharField(_("address"), max_length=255, blank=True)
-    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
-    narrative = models.TextField(_("narrative"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True, db_index=True)
@@ -108,10 +101,6 @@ class Submission(models.Model):
     @property
     def offences(self) -> list[tuple[str, str]]:
         return [(code, iccs.label(code)) for code in self.offence_codes]
-
-    @property
-    def place(self) -> str:
-        return ", ".join(part for part in (self.address, self.town, self.get_district_display()) if part)
 
     @property
     def has_deviations(self) -> bool:

@@ -22,7 +22,7 @@ from forensis.accounts.roles import Role
 from forensis.accounts.services import require_permission
 from forensis.audit.services import record
 from forensis.cases import services as case_services
-from forensis.cases.models import Case, Person
+from forensis.cases.models import Case, Incident, Person
 from forensis.core import iccs
 from forensis.core.models import yearly_number
 from forensis.core.notifications import notify
@@ -411,13 +411,7 @@ def receive_submission(
         agency=submission.agency,
         agency_case_number=submission.agency_case_number,
         received_at=now,
-        incident_at=submission.incident_at,
-        district=submission.district,
-        town=submission.town,
-        address=submission.address,
-        latitude=submission.latitude,
-        longitude=submission.longitude,
-        narrative=submission.narrative,
+        **{name: getattr(submission, name) for name in Incident.FIELDS},
     )
     case_services.add_offences(case, submission.offence_codes)
     Person.objects.filter(submission=submission).update(case=case)

@@ -62,10 +62,6 @@ STAGE_TIMESTAMPS = (
 )
 
 
-def _name(user: User) -> str:
-    return user.get_full_name() or user.username
-
-
 def _locked(request: ServiceRequest, *allowed: str) -> ServiceRequest:
     request = ServiceRequest.objects.select_for_update().select_related("discipline", "case").get(pk=request.pk)
     if allowed and request.status not in allowed:
@@ -123,12 +119,12 @@ def authorization_problem(
     )
     if expired:
         return _("%(person)s's authorisation for %(discipline)s expired on %(date)s.") % {
-            "person": _name(user),
+            "person": str(user),
             "discipline": discipline,
             "date": expired.valid_until,
         }
     return _("%(person)s is not authorised for %(discipline)s%(method)s.") % {
-        "person": _name(user),
+        "person": str(user),
         "discipline": discipline,
         "method": f" ({method})" if method else "",
     }
@@ -244,7 +240,7 @@ def assign(actor: User, request: ServiceRequest, analyst: User) -> ServiceReques
     require_permission(actor, "lab.assign_request")
     request = _locked(request, RequestStatus.REQUESTED, RequestStatus.ASSIGNED)
     if not analyst.is_active or not analyst.has_perm("lab.perform_examination"):
-        raise ValidationError({"analyst": _("%(person)s does not perform examinations.") % {"person": _name(analyst)}})
+        raise ValidationError({"analyst": _("%(person)s does not perform examinations.") % {"person": str(analyst)}})
     problem = authorization_problem(analyst, request.discipline)
     if problem:
         raise ValidationError({"analyst": problem})
@@ -489,7 +485,7 @@ def _sign(request: ServiceRequest, signer: User, meaning: str) -> Signature:
         request=request,
         meaning=meaning,
         signer=signer,
-        signer_name=_name(signer),
+        signer_name=str(signer),
         signed_at=timezone.now(),
         content_hash=content_hash(request),
     )
