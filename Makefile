@@ -13,6 +13,7 @@ export FORENSIS_DATA_DIR ?= $(CURDIR)/var
 run: install
 	$(BIN)/forensis compilemessages
 	$(BIN)/forensis migrate --noinput
+	$(BIN)/forensis signing-key --self-signed --if-missing
 	$(BIN)/forensis seed-demo
 	FORENSIS_DEFER_MFA_ENROLMENT=$${FORENSIS_DEFER_MFA_ENROLMENT:-1} $(BIN)/forensis serve
 

@@ -21,6 +21,20 @@ def fast_password_hashing(settings, request):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", ARGON2]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def laboratory_signing_key():
+    """Reports are signed at release: a demo key pair at the configured paths (made once, kept in var/test)."""
+    from django.conf import settings
+
+    from forensis.reports.signing import generate_self_signed, reset_signer_cache
+
+    if not (settings.FORENSIS_SIGNING_KEY.exists() and settings.FORENSIS_SIGNING_CERT.exists()):
+        generate_self_signed(
+            settings.FORENSIS_SIGNING_KEY, settings.FORENSIS_SIGNING_CERT, common_name="Forensis test laboratory"
+        )
+    reset_signer_cache()
+
+
 _counter = itertools.count(1)
 
 

@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "forensis.intake",
     "forensis.evidence",
     "forensis.lab",
+    "forensis.reports",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -239,6 +240,14 @@ FORENSIS_LABEL_WIDTH_MM = _env_float("FORENSIS_LABEL_WIDTH_MM", 50.8)
 FORENSIS_LABEL_HEIGHT_MM = _env_float("FORENSIS_LABEL_HEIGHT_MM", 25.4)
 FORENSIS_BASE_URL = os.environ.get("FORENSIS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 FORENSIS_LAB_NAME = os.environ.get("FORENSIS_LAB_NAME", "National Forensic Science Service")
+# The letterhead of reports: address lines (separated by "|") and a logo (PNG or JPEG file).
+FORENSIS_LAB_ADDRESS = os.environ.get("FORENSIS_LAB_ADDRESS", "Ladyville, Belize District, Belize")
+FORENSIS_LAB_LOGO = os.environ.get("FORENSIS_LAB_LOGO", "")
+# The laboratory's signing key and certificate (PEM) for PAdES signatures on reports. `forensis signing-key
+# --self-signed` writes a demo pair to these paths; in production point them at the laboratory's real ones.
+FORENSIS_SIGNING_KEY = Path(os.environ.get("FORENSIS_SIGNING_KEY", "") or DATA_DIR / "signing" / "key.pem")
+FORENSIS_SIGNING_CERT = Path(os.environ.get("FORENSIS_SIGNING_CERT", "") or DATA_DIR / "signing" / "cert.pem")
+FORENSIS_SIGNING_KEY_PASSPHRASE = os.environ.get("FORENSIS_SIGNING_KEY_PASSPHRASE", "")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
@@ -304,6 +313,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("FORENSIS_LOG_LEVEL", "WARNING")},
+    # pyHanko logs a traceback for every PDF it cannot trust; the public verification page would let anyone
+    # fill the log with them. Its verdicts are returned to the caller instead.
+    "loggers": {"pyhanko": {"level": "ERROR"}, "pyhanko_certvalidator": {"level": "ERROR"}},
 }
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"

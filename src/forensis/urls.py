@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("forensis.cases.urls")),
     path("", include("forensis.evidence.urls")),
     path("", include("forensis.lab.urls")),
+    path("", include("forensis.reports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

@@ -95,10 +95,12 @@ def test_admin_edits_an_agency(signed_in, admin_user, police):
             "name": "Police A (renamed)",
             "type": police.type,
             "district": "BZ",
+            "report_language": "es",
         },
     )
     assert response.status_code == 302
-    assert Agency.objects.get(pk=police.pk).name == "Police A (renamed)"
+    renamed = Agency.objects.get(pk=police.pk)
+    assert (renamed.name, renamed.report_language) == ("Police A (renamed)", "es")
 
 
 def test_audit_log_page_for_auditors_only_and_viewing_is_audited(signed_in, make_user, officer):

@@ -215,6 +215,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def _run_server(seeded: Seeded, data_dir: Path, **settings: str) -> Iterator[Server]:
     """Serve Forensis (``forensis serve``) from a copy of the seeded data, with the given settings."""
     shutil.copy2(seeded.data_dir / "secret_key", data_dir / "secret_key")
+    shutil.copytree(seeded.data_dir / "signing", data_dir / "signing")
     if not seeded.database_url:
         with (
             closing(sqlite3.connect(seeded.data_dir / SQLITE_NAME)) as source,
@@ -250,6 +251,7 @@ def seeded(tmp_path_factory) -> Iterator[Seeded]:
     with _database() as database_url:
         env = _environment(data_dir, database_url)
         _manage(env, "migrate", "--noinput")
+        _manage(env, "signing-key", "--self-signed", "--if-missing")
         _manage(env, "seed-demo")
         yield Seeded(data_dir=data_dir, database_url=database_url)
 

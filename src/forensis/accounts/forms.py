@@ -59,7 +59,7 @@ class TokenForm(BootstrapFormMixin, forms.Form):
 class AgencyForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = Agency
-        fields = ["code", "name", "type", "district", "email", "phone"]
+        fields = ["code", "name", "type", "district", "email", "phone", "report_language"]
 
 
 class ReasonForm(BootstrapFormMixin, forms.Form):

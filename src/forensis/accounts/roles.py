@@ -93,6 +93,11 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "lab.review_request": [Role.REVIEWER, Role.LAB_MANAGER],
     "lab.release_request": [Role.LAB_MANAGER, Role.REVIEWER],
     "lab.manage_catalogue": [Role.LAB_MANAGER, Role.ADMINISTRATOR],
+    "reports.view_report": _CASE_READERS,
+    "reports.amend_report": [Role.LAB_MANAGER],
+    "reports.download_discovery": [Role.PROSECUTOR, Role.LAB_MANAGER],
+    "reports.add_casecontact": [Role.AGENCY_OFFICER, Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER],
+    "reports.delete_casecontact": [Role.AGENCY_OFFICER, Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

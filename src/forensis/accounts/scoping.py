@@ -33,9 +33,14 @@ def access_scope(user) -> Scope:
 
 
 class AgencyScopedQuerySet(models.QuerySet):
-    """A queryset whose rows belong to an agency. ``agency_lookup`` is the path to the agency's key."""
+    """A queryset whose rows belong to an agency. ``agency_lookup`` is the path to the agency's key.
+
+    ``shared_lookup``, when set, is the path to further agencies a row is shared with (the prosecutor and the
+    court named as contacts of a case see its reports); their users see the row as if it were their own.
+    """
 
     agency_lookup = "agency"
+    shared_lookup = ""
 
     def visible_to(self, user) -> AgencyScopedQuerySet:
         scope = access_scope(user)
@@ -43,9 +48,18 @@ class AgencyScopedQuerySet(models.QuerySet):
             return self
         if scope is Scope.NOTHING:
             return self.none()
-        return self.filter(**{self.agency_lookup: user.agency_id})
+        own = models.Q(**{self.agency_lookup: user.agency_id})
+        if self.shared_lookup:
+            # A subquery, not a join: a row shared twice must not come back twice.
+            shared = self.model._base_manager.filter(**{self.shared_lookup: user.agency_id}).values("pk")
+            own |= models.Q(pk__in=shared)
+        return self.filter(own)
 
 
-def scoped_by(agency_lookup: str) -> type[AgencyScopedQuerySet]:
+def scoped_by(agency_lookup: str, *, shared_with: str = "") -> type[AgencyScopedQuerySet]:
     """A scoped queryset class for a model that reaches its agency through ``agency_lookup``."""
-    return type(f"ScopedBy_{agency_lookup}", (AgencyScopedQuerySet,), {"agency_lookup": agency_lookup})
+    return type(
+        f"ScopedBy_{agency_lookup}",
+        (AgencyScopedQuerySet,),
+        {"agency_lookup": agency_lookup, "shared_lookup": shared_with},
+    )

@@ -24,7 +24,7 @@ from forensis.audit.services import record
 from .models import Agency, User
 from .roles import OUTSIDE_ROLES, Role
 
-AGENCY_FIELDS = ("code", "name", "type", "district", "email", "phone")
+AGENCY_FIELDS = ("code", "name", "type", "district", "email", "phone", "report_language")
 USER_FIELDS = ("first_name", "last_name", "email", "agency", "badge_number", "phone")
 
 

@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from forensis.accounts.scoping import AgencyScopedQuerySet
+from forensis.accounts.scoping import scoped_by
 from forensis.core import iccs
 from forensis.core.vocabulary import District, Sex
 
@@ -45,7 +45,8 @@ class Case(Incident):
     received_month = models.CharField(max_length=7, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
-    objects = AgencyScopedQuerySet.as_manager()
+    #: The prosecutor and court named as the case's contacts see it too (they receive its reports).
+    objects = scoped_by("agency", shared_with="contacts__agency").as_manager()
 
     class Meta:
         ordering = ["-received_at"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Max, Prefetch
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 
@@ -38,6 +38,9 @@ def case_detail(request, lab_number: str):
             "people": case.people.all(),
             "items": items,
             "requests": case.requests.select_related("discipline").prefetch_related("items"),
+            "reports": case.reports.select_related("request__discipline").annotate(
+                latest_version=Max("versions__version"), latest_issued=Max("versions__issued_at")
+            ),
             "submissions": case.submissions.select_related("submitting_officer", "received_by"),
         },
     )

@@ -55,7 +55,7 @@ def remove(connection: BaseDatabaseWrapper, table: str) -> None:
 
 #: Every append-only table. Their triggers are (re)installed after each ``migrate``: on SQLite a migration
 #: that alters such a table rebuilds it and silently loses its triggers.
-LEDGER_TABLES = ("audit_auditevent", "evidence_custodyevent")
+LEDGER_TABLES = ("audit_auditevent", "evidence_custodyevent", "reports_reportversion")
 
 
 def reinstall_after_migrate(sender, using="default", **kwargs) -> None:

@@ -28,6 +28,7 @@ MENU = [
     MenuEntry(_("Home"), "core:home"),
     MenuEntry(_("Submissions"), "intake:list", ("intake.view_submission",)),
     MenuEntry(_("Reception"), "intake:reception", ("intake.receive_submission",)),
+    MenuEntry(_("Reports"), "reports:list", ("reports.view_report",)),
     MenuEntry(
         _("Laboratory"),
         children=(

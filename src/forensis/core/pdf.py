@@ -217,9 +217,10 @@ def content_width(pagesize: tuple[float, float] = LETTER) -> float:
 class _NumberedCanvas(pdfcanvas.Canvas):
     """Holds pages back until the end so each footer can say "Page x of y"."""
 
-    def __init__(self, *args: Any, footer: str = "", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, footer: str = "", page_qr: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._footer = footer
+        self._page_qr = page_qr
         self._pages: list[dict[str, Any]] = []
 
     def showPage(self) -> None:  # noqa: N802 - ReportLab's name
@@ -241,13 +242,17 @@ class _NumberedCanvas(pdfcanvas.Canvas):
         self.saveState()
         self.setStrokeColor(GRID_COLOR)
         self.setLineWidth(0.5)
-        self.line(PAGE_MARGIN, y + 4 * mm, width - PAGE_MARGIN, y + 4 * mm)
+        right = width - PAGE_MARGIN - (PAGE_QR_SIZE + 2 * mm if self._page_qr else 0)
+        self.line(PAGE_MARGIN, y + 4 * mm, right, y + 4 * mm)
         self.setFont(f.regular, 7.5)
         self.setFillColor(MUTED)
         self.drawString(PAGE_MARGIN, y, self._footer)
-        self.drawRightString(
-            width - PAGE_MARGIN, y, _("Page %(page)s of %(total)s") % {"page": self._pageNumber, "total": total}
-        )
+        page_of = _("Page %(page)s of %(total)s") % {"page": self._pageNumber, "total": total}
+        if self._page_qr:
+            draw_qr(self, self._page_qr, width - PAGE_MARGIN - PAGE_QR_SIZE, y - 1 * mm, PAGE_QR_SIZE, border=1)
+            self.drawRightString(width - PAGE_MARGIN - PAGE_QR_SIZE - 2 * mm, y, page_of)
+        else:
+            self.drawRightString(width - PAGE_MARGIN, y, page_of)
         self.restoreState()
 
 
@@ -311,21 +316,24 @@ def build_document(
     reference: str,
     footer: str = "",
     pagesize: tuple[float, float] = LETTER,
+    page_qr: str = "",
 ) -> bytes:
     """Lay out ``story`` and return the PDF.
 
     Page 1 starts with the story (which opens with the document's title block); later pages carry the
     laboratory's name, ``title`` and ``reference`` at the top, and every page has ``footer`` and "Page x of y"
-    at the bottom (ISO/IEC 17025 7.8.2: the document's unique identification on each page).
+    at the bottom (ISO/IEC 17025 7.8.2: the document's unique identification on each page), and, with
+    ``page_qr``, a QR code of that value in the bottom right corner.
     """
     lab = str(settings.FORENSIS_LAB_NAME)
     buffer = io.BytesIO()
     width, height = pagesize
+    bottom = PAGE_MARGIN + (PAGE_QR_SIZE - 6 * mm if page_qr else 0)
     frame = Frame(
         PAGE_MARGIN,
-        PAGE_MARGIN,
+        bottom,
         width - 2 * PAGE_MARGIN,
-        height - PAGE_MARGIN - (PAGE_MARGIN + 5 * mm),
+        height - bottom - (PAGE_MARGIN + 5 * mm),
         leftPadding=0,
         rightPadding=0,
         topPadding=0,
@@ -341,12 +349,14 @@ def build_document(
         creator="Forensis",
         lang=get_language() or settings.LANGUAGE_CODE,
     )
-    doc.build(story, canvasmaker=functools.partial(_NumberedCanvas, footer=footer))
+    doc.build(story, canvasmaker=functools.partial(_NumberedCanvas, footer=footer, page_qr=page_qr))
     return buffer.getvalue()
 
 
 #: Size of the QR code beside a document's title.
 TITLE_QR_SIZE = 32 * mm
+#: Size of the QR code in the bottom corner of every page (``build_document(page_qr=...)``).
+PAGE_QR_SIZE = 20 * mm
 
 
 def title_block(

@@ -50,7 +50,8 @@ FLAGGED_FILL = colors.HexColor("#f6d5d1")
 # --- shared pieces --------------------------------------------------------------------------------
 
 
-def _printed_footer(reference: str) -> str:
+def printed_footer(reference: str) -> str:
+    """The footer of a printed document: its reference, and when it was printed in the laboratory's zone."""
     return _("%(reference)s · printed %(time)s (%(zone)s)") % {
         "reference": reference,
         "time": local_time(timezone.now()),
@@ -225,6 +226,38 @@ def _item_section(
     return story
 
 
+def custody_sections(items: Sequence[Item], width: float) -> list[Flowable]:
+    """The body of the chain-of-custody report, for any document that includes it (``width``: at least the
+    landscape Letter content width): the verification of the items' ledger, then each item's identity and every
+    custody event in order. Follow it with :func:`custody_notes`."""
+    events_by_item: dict[int, list[CustodyEvent]] = defaultdict(list)
+    for event in CustodyEvent.objects.filter(item__in=[item.pk for item in items]).order_by("item_id", "sequence"):
+        events_by_item[event.item_id].append(event)
+    statement, flagged = _verification(items)
+    story = heading(_("Verification of the custody ledger"))
+    story.append(KeepTogether(statement))
+    for item in items:
+        story += _item_section(item, events_by_item.get(item.pk, []), flagged, width)
+    return story
+
+
+def custody_notes() -> list[Flowable]:
+    """What the marks and columns of :func:`custody_sections` mean, and the time zone of its times."""
+    return [
+        Spacer(1, 3 * mm),
+        _times_note(),
+        para(
+            _(
+                "“(confirmed)”: the person confirmed the transfer electronically (password at the same desk, or "
+                "acceptance in their custody queue). “(!)”: an event named by the verification above. Hash: the "
+                "first %(n)s characters of the event's SHA-256 chain hash in the custody ledger."
+            )
+            % {"n": HASH_PREFIX},
+            "small",
+        ),
+    ]
+
+
 def render_custody_report(items: Sequence[Item], *, title_case=None) -> bytes:
     """The chain-of-custody report of ``items`` (one item, or every item of ``title_case``), landscape Letter.
 
@@ -249,10 +282,6 @@ def render_custody_report(items: Sequence[Item], *, title_case=None) -> bytes:
         reference_label, reference = _("Items"), ", ".join(item.label for item in items[:3]) + more
     title = _("Chain of custody report")
 
-    events_by_item: dict[int, list[CustodyEvent]] = defaultdict(list)
-    for event in CustodyEvent.objects.filter(item__in=[item.pk for item in items]).order_by("item_id", "sequence"):
-        events_by_item[event.item_id].append(event)
-
     summary: list[tuple[str, object]] = []
     if case is not None:
         summary += [
@@ -266,26 +295,10 @@ def render_custody_report(items: Sequence[Item], *, title_case=None) -> bytes:
         Spacer(1, 4 * mm),
         field_table(summary, width, label_width=50 * mm),
     ]
-    statement, flagged = _verification(items)
-    story += heading(_("Verification of the custody ledger"))
-    story.append(KeepTogether(statement))
-    for item in items:
-        story += _item_section(item, events_by_item.get(item.pk, []), flagged, width)
-    story += [
-        Spacer(1, 3 * mm),
-        _times_note(),
-        para(
-            _(
-                "“(confirmed)”: the person confirmed the transfer electronically (password at the same desk, or "
-                "acceptance in their custody queue). “(!)”: an event named by the verification above. Hash: the "
-                "first %(n)s characters of the event's SHA-256 chain hash in the custody ledger."
-            )
-            % {"n": HASH_PREFIX},
-            "small",
-        ),
-    ]
+    story += custody_sections(items, width)
+    story += custody_notes()
     return build_document(
-        story, title=title, reference=reference, footer=_printed_footer(reference), pagesize=CUSTODY_PAGE
+        story, title=title, reference=reference, footer=printed_footer(reference), pagesize=CUSTODY_PAGE
     )
 
 
@@ -344,7 +357,7 @@ def render_manifest(shipment: Shipment) -> bytes:
         _times_note(),
         signature_block(_("Released by (custodian)"), _("Received by (courier)")),
     ]
-    return build_document(story, title=title, reference=shipment.reference, footer=_printed_footer(shipment.reference))
+    return build_document(story, title=title, reference=shipment.reference, footer=printed_footer(shipment.reference))
 
 
 # --- destruction list -----------------------------------------------------------------------------
@@ -423,5 +436,5 @@ def render_destruction_list(destruction: Destruction) -> bytes:
         signature_block(_("Destroyed by"), _("Witness")),
     ]
     return build_document(
-        story, title=title, reference=destruction.reference, footer=_printed_footer(destruction.reference)
+        story, title=title, reference=destruction.reference, footer=printed_footer(destruction.reference)
     )

@@ -80,6 +80,12 @@ class SetupForm(BootstrapFormMixin, forms.Form):
         help_text=_("Hold Ctrl (⌘ on a Mac) to choose several. Expired lots cannot be chosen."),
     )
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    deviations = forms.CharField(
+        label=_("Deviations from the method"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Printed on the report. Leave empty when the method was followed as written."),
+    )
 
     def __init__(
         self,
@@ -96,10 +102,11 @@ class SetupForm(BootstrapFormMixin, forms.Form):
                 "instrument": examination.instrument_id,
                 "reagent_lots": [lot.pk for lot in examination.reagent_lots.all()],
                 "notes": examination.notes,
+                "deviations": examination.deviations,
             }
         super().__init__(*args, **kwargs)
         if not with_notes:
-            del self.fields["notes"]
+            del self.fields["notes"], self.fields["deviations"]
         today = timezone.localdate()
         current_method = [examination.method_id] if examination else []
         current_instrument = [examination.instrument_id] if examination and examination.instrument_id else []
@@ -149,6 +156,7 @@ class SetupForm(BootstrapFormMixin, forms.Form):
         }
         if "notes" in self.fields:
             data["notes"] = self.cleaned_data["notes"]
+            data["deviations"] = self.cleaned_data["deviations"]
         return data
 
 

@@ -220,6 +220,7 @@ class Examination(models.Model):
         "Worksheet", on_delete=models.PROTECT, null=True, blank=True, related_name="examinations"
     )
     notes = models.TextField(_("notes"), blank=True)
+    deviations = models.TextField(_("deviations from the method"), blank=True)
     started_at = models.DateTimeField(_("started"))
 
     def __str__(self) -> str:

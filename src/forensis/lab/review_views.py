@@ -18,6 +18,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 
 from forensis.core.services import call_with_form_errors
+from forensis.reports.models import Report
 
 from . import services
 from .models import (
@@ -164,6 +165,7 @@ def request_parts(service_request: ServiceRequest) -> dict:
         "transitions": service_request.transitions.select_related("actor"),
         "stages": _stages(service_request),
         "children": service_request.children.select_related("discipline"),
+        "report": Report.objects.filter(request=service_request).first(),
     }
 
 

@@ -324,6 +324,7 @@ def start_examination(
     instrument: Instrument | None = None,
     reagent_lots: Iterable[ReagentLot] = (),
     notes: str = "",
+    deviations: str = "",
     worksheet: Worksheet | None = None,
 ) -> Examination:
     require_permission(actor, "lab.perform_examination")
@@ -337,6 +338,7 @@ def start_examination(
         method=method,
         instrument=instrument,
         notes=notes,
+        deviations=deviations.strip(),
         started_at=timezone.now(),
         worksheet=worksheet,
     )
@@ -354,8 +356,9 @@ def update_examination(
     instrument: Instrument | None,
     reagent_lots: Iterable[ReagentLot],
     notes: str,
+    deviations: str = "",
 ) -> Examination:
-    """Change the method, instrument, lots or notes while the work is in progress (audited)."""
+    """Change the method, instrument, lots, notes or deviations while the work is in progress (audited)."""
     request = _locked(request, RequestStatus.IN_PROGRESS)
     _check_analyst(actor, request)
     lots = list(reagent_lots)
@@ -363,6 +366,7 @@ def update_examination(
     _check_examination_setup(actor, request.discipline, method, instrument, lots, already_used=examination)
     before = _examination_snapshot(examination)
     examination.method, examination.instrument, examination.notes = method, instrument, notes
+    examination.deviations = deviations.strip()
     examination.save()
     examination.reagent_lots.set(lots)
     after = _examination_snapshot(examination)
@@ -377,6 +381,7 @@ def _examination_snapshot(examination: Examination) -> dict[str, Any]:
         "instrument": str(examination.instrument or ""),
         "reagent_lots": sorted(str(lot) for lot in examination.reagent_lots.all()),
         "notes": examination.notes,
+        "deviations": examination.deviations,
     }
 
 
@@ -603,7 +608,13 @@ def review(
 
 @transaction.atomic
 def release(actor: User, request: ServiceRequest, *, reauthenticated: bool) -> ServiceRequest:
-    """Release a request whose technical and administrative reviews are both approved."""
+    """Release a request whose technical and administrative reviews are both approved, and issue its report.
+
+    The report (or, after an amendment, its next version) is rendered, signed and stored in the same
+    transaction: a request is never released without its report, nor a report issued for unreleased work.
+    """
+    from forensis.reports.services import issue_report
+
     require_permission(actor, "lab.release_request")
     request = ServiceRequest.objects.select_for_update().get(pk=request.pk)
     # Only approvals of the latest draft count: an approval given before a send-back is for other content.
@@ -627,7 +638,25 @@ def release(actor: User, request: ServiceRequest, *, reauthenticated: bool) -> S
     if last is None or last.content_hash != signed:
         raise ValidationError(_("The results changed after the reviews were signed; they must be reviewed again."))
     _sign(request, actor, SignatureMeaning.RELEASED)
-    return _move(actor, request, RequestStatus.RELEASED, stamp="released_at")
+    # Turnaround counts to the first release; a re-release after an amendment keeps that date.
+    request = _move(actor, request, RequestStatus.RELEASED, stamp="" if request.released_at else "released_at")
+    issue_report(actor, request)
+    return request
+
+
+@transaction.atomic
+def reopen_for_amendment(actor: User, request: ServiceRequest, reason: str) -> ServiceRequest:
+    """Send released work back to its analyst so an amended report can be issued (``reports.services``)."""
+    request = _locked(request, RequestStatus.RELEASED)
+    return _move(
+        actor,
+        request,
+        RequestStatus.IN_PROGRESS,
+        reason=reason,
+        draft_completed_at=None,
+        technical_reviewed_at=None,
+        administrative_reviewed_at=None,
+    )
 
 
 # --- batches -------------------------------------------------------------------------------------
