@@ -41,8 +41,10 @@ STAGES_IN_ORDER = (
 )
 
 
-def receive_toxicology_case(officer, custodian, agency_case_number: str = "CY-TR-2026-0102") -> ServiceRequest:
-    """A driver's blood sample received at the laboratory; its toxicology request (made at receipt)."""
+def receive_toxicology_case(
+    officer, custodian, agency_case_number: str = "CY-TR-2026-0102", *, condition: str = ""
+) -> ServiceRequest:
+    """A driver's blood sample received at the laboratory (``condition`` noted at receipt); its toxicology request."""
     toxicology = list(Discipline.objects.filter(code="toxicology"))
     submission = intake.create_submission(officer)
     intake.update_submission(
@@ -64,7 +66,7 @@ def receive_toxicology_case(officer, custodian, agency_case_number: str = "CY-TR
         ],
     )
     submission = intake.submit_submission(officer, submission)
-    checks = {i.pk: intake.ItemCheck() for i in submission.items.all()}
+    checks = {i.pk: intake.ItemCheck(condition=condition) for i in submission.items.all()}
     case = intake.receive_submission(custodian, submission, checks=checks, handed_over_by=officer)
     return case.requests.get(discipline__code="toxicology")
 
@@ -72,7 +74,7 @@ def receive_toxicology_case(officer, custodian, agency_case_number: str = "CY-TR
 class Lab:
     """The people and catalogue of a small toxicology section, made through the lab services."""
 
-    def __init__(self, make_user, officer):
+    def __init__(self, make_user, officer, *, condition: str = ""):
         self.manager = make_user(Role.LAB_MANAGER, username="manager", first_name="Marcus", last_name="Young")
         self.analyst = make_user(Role.ANALYST, username="analyst", first_name="Andre", last_name="Flowers")
         self.reviewer = make_user(Role.REVIEWER, username="reviewer", first_name="Rosa", last_name="Cal")
@@ -121,7 +123,7 @@ class Lab:
                 ADMINISTRATIVE: ["Case and item numbers are correct.", "Chain of custody is complete."],
             }.items()
         }
-        self.request = receive_toxicology_case(officer, self.custodian)
+        self.request = receive_toxicology_case(officer, self.custodian, condition=condition)
         self.item = self.request.items.get()
 
     def checklist(self, stage: str) -> dict[str, bool]:

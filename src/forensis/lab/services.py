@@ -638,8 +638,9 @@ def release(actor: User, request: ServiceRequest, *, reauthenticated: bool) -> S
     if last is None or last.content_hash != signed:
         raise ValidationError(_("The results changed after the reviews were signed; they must be reviewed again."))
     _sign(request, actor, SignatureMeaning.RELEASED)
-    # Turnaround counts to the first release; a re-release after an amendment keeps that date.
-    request = _move(actor, request, RequestStatus.RELEASED, stamp="" if request.released_at else "released_at")
+    # A re-release after an amendment stamps the stages again, so they stay in order; the first release's date
+    # is kept as the report's ``created_at`` (version 1's issue time).
+    request = _move(actor, request, RequestStatus.RELEASED, stamp="released_at")
     issue_report(actor, request)
     return request
 

@@ -31,10 +31,12 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
 from forensis.accounts.models import User
+from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent, Outcome
 from forensis.audit.services import record
 from forensis.cases.models import Case
@@ -72,15 +74,18 @@ MANIFEST_JSON = "manifest.json"
 MANIFEST_TEXT = "MANIFEST.txt"
 MANIFEST_FORMAT = "forensis-discovery-packet/1"
 
-#: Status of a stored file in the manifest, and the words that flag it.
+#: Status of a stored file in the manifest (codes in manifest.json), and the words that flag it in MANIFEST.txt.
 OK, CHANGED, MISSING = "ok", "changed", "missing"
-FLAGS = {CHANGED: "CHANGED SINCE STORED", MISSING: "MISSING FROM STORAGE"}
+FLAGS = {CHANGED: gettext_lazy("CHANGED SINCE STORED"), MISSING: gettext_lazy("MISSING FROM STORAGE")}
 
 #: The longest file name written into the packet (extension included).
 MAX_NAME = 120
 #: Characters no file name in the packet may contain (path separators, control and Windows-reserved characters).
 _UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
+
+#: Role code → its name, for the roles written with each audit entry.
+ROLE_NAMES = dict(Role.choices)
 
 #: The page of the packet: landscape, so each item's custody table (from the custody report) fits.
 PAGE = CUSTODY_PAGE
@@ -205,8 +210,12 @@ def _attachment_files(case: Case, taken: set[str]) -> list[PacketFile]:
 
 
 def _external_result_files(case: Case, taken: set[str]) -> list[PacketFile]:
+    """Result files of the case's shipments. A shipment that also carried other cases' items is left out: its
+    file may name their people, and a packet goes to the defence. Its shipment is still listed in the PDF."""
+    mixed = Shipment.objects.filter(items__in=Item.objects.exclude(case=case)).values("pk")
     results = (
         ShipmentResult.objects.filter(shipment__in=case_shipments(case))
+        .exclude(shipment__in=mixed)
         .select_related("shipment")
         .order_by("shipment__reference", "pk")
     )
@@ -252,6 +261,11 @@ def _columns(*fixed_mm: float) -> list[float]:
     widths = [value * mm for value in fixed_mm]
     widths[widths.index(0)] = _width() - sum(widths)
     return widths
+
+
+def _subheading(text: str) -> list[Flowable]:
+    """The heading of a part of a section, kept with the start of its table."""
+    return [*heading(text, "subheading"), Spacer(1, 1 * mm)]
 
 
 def _none(text: str) -> list[Flowable]:
@@ -320,7 +334,7 @@ def _reports_section(case: Case, paths: dict[tuple[str, int], str]) -> list[Flow
         "and the one in the manifest."
     )
     return story + [
-        data_table(headers, rows, _columns(32, 14, 26, 32, 28, 34, 0, 45)),
+        data_table(headers, rows, _columns(38, 17, 26, 32, 28, 34, 0, 52)),
         Spacer(1, 2 * mm),
         para(note, "small"),
     ]
@@ -400,7 +414,7 @@ def _results_table(request: ServiceRequest, examination: Examination) -> list[Fl
         ]
         for result in results
     ]
-    story = [Spacer(1, 3 * mm), para(_("Results (every version)"), "subheading"), Spacer(1, 1 * mm)]
+    story = _subheading(_("Results (every version)"))
     if not rows:
         return story + _none(_("No results recorded."))
     headers = [
@@ -412,7 +426,7 @@ def _results_table(request: ServiceRequest, examination: Examination) -> list[Fl
         _("Recorded"),
         _("Reason for the change"),
     ]
-    return story + [data_table(headers, rows, _columns(36, 14, 22, 0, 36, 26, 55))]
+    return story + [data_table(headers, rows, _columns(36, 17, 22, 0, 36, 26, 55))]
 
 
 def _attachments_table(examination: Examination, paths: dict[tuple[str, int], str]) -> list[Flowable]:
@@ -428,7 +442,7 @@ def _attachments_table(examination: Examination, paths: dict[tuple[str, int], st
         ]
         for attachment in attachments
     ]
-    story = [Spacer(1, 3 * mm), para(_("Attachments"), "subheading"), Spacer(1, 1 * mm)]
+    story = _subheading(_("Attachments"))
     if not rows:
         return story + _none(_("No files attached."))
     headers = [
@@ -452,7 +466,7 @@ def _signatures_table(request: ServiceRequest) -> list[Flowable]:
         ]
         for signature in request.signatures.order_by("signed_at", "pk")
     ]
-    story = [Spacer(1, 3 * mm), para(_("Electronic signatures"), "subheading"), Spacer(1, 1 * mm)]
+    story = _subheading(_("Electronic signatures"))
     if not rows:
         return story + _none(_("No signatures."))
     headers = [_("Name"), _("Meaning"), _("Date and time"), _("Hash of what was signed")]
@@ -483,7 +497,7 @@ def _reviews_table(request: ServiceRequest) -> list[Flowable]:
         ]
         for review in reviews
     ]
-    story = [Spacer(1, 3 * mm), para(_("Reviews"), "subheading"), Spacer(1, 1 * mm)]
+    story = _subheading(_("Reviews"))
     if not rows:
         return story + _none(_("No reviews."))
     headers = [_("Review"), _("Reviewer"), _("Decision"), _("Reason"), _("Checklist answers"), _("Date and time")]
@@ -501,7 +515,7 @@ def _transitions_table(request: ServiceRequest) -> list[Flowable]:
         ]
         for transition in request.transitions.select_related("actor").order_by("at", "pk")
     ]
-    story = [Spacer(1, 3 * mm), para(_("Stages (every change)"), "subheading"), Spacer(1, 1 * mm)]
+    story = _subheading(_("Stages (every change)"))
     if not rows:
         return story + _none(_("No changes of stage."))
     headers = [_("Date and time"), _("From"), _("To"), _("By"), _("Reason")]
@@ -601,17 +615,26 @@ def audit_extract(objects: dict[str, list[int]]) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(condition).order_by("occurred_at", "pk")
 
 
+def _audit_time(value: datetime) -> str:
+    """To the second, in the laboratory's zone: entries written within a minute stay distinguishable."""
+    return timezone.localtime(value, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _audit_user(event: AuditEvent) -> str:
+    """The username written with the entry, and the roles the person held then (by their names)."""
+    roles = [str(ROLE_NAMES.get(code, code)) for code in event.actor_roles.split(",") if code]
+    user = event.actor_username or EMPTY
+    return f"{user} ({', '.join(roles)})" if roles else user
+
+
 def _audit_section(events: Iterable[AuditEvent]) -> list[Flowable]:
     rows = []
     for event in events:
         action = event.action if event.outcome == Outcome.SUCCESS else f"{event.action} ({event.get_outcome_display()})"
-        user = event.actor_username or EMPTY
-        if event.actor_roles:
-            user = f"{user} ({event.actor_roles})"
         rows.append(
             [
-                local_time(event.occurred_at),
-                user,
+                _audit_time(event.occurred_at),
+                _audit_user(event),
                 action,
                 event.object_repr or EMPTY,
                 para(event.reason or EMPTY, "cell", multiline=True),
@@ -630,7 +653,7 @@ def _audit_section(events: Iterable[AuditEvent]) -> list[Flowable]:
     if not rows:
         return story + _none(_("No audit entries."))
     headers = [_("Date and time"), _("User"), _("Action"), _("Object"), _("Reason")]
-    return story + [Spacer(1, 2 * mm), data_table(headers, rows, _columns(26, 50, 50, 55, 0))]
+    return story + [Spacer(1, 2 * mm), data_table(headers, rows, _columns(36, 52, 50, 52, 0))]
 
 
 def render_discovery_pdf(case: Case) -> bytes:
@@ -698,7 +721,8 @@ def _copy_stored(archive: zipfile.ZipFile, file: PacketFile, moment: datetime) -
         logger.error("Discovery packet: %s (%s) is missing from storage", file.path, file.stored.name)
         return entry | {"size": None, "sha256": None, "status": MISSING}
     digest, size = hashlib.sha256(), 0
-    with file.stored.open("rb") as source, archive.open(_zip_info(file.path, moment), "w", force_zip64=True) as target:
+    large = file.stored.size >= zipfile.ZIP64_LIMIT
+    with file.stored.open("rb") as source, archive.open(_zip_info(file.path, moment), "w", force_zip64=large) as target:
         for chunk in source.chunks():
             digest.update(chunk)
             target.write(chunk)
@@ -710,12 +734,12 @@ def _copy_stored(archive: zipfile.ZipFile, file: PacketFile, moment: datetime) -
     return entry | {"size": size, "sha256": sha256, "status": status}
 
 
-def manifest_text(manifest: dict[str, Any]) -> str:
+def manifest_text(manifest: dict[str, Any], moment: datetime) -> str:
     """The manifest for people: one line per file (SHA-256, bytes, path), flags on the line below."""
     lines = [
         _("Discovery packet of case %(case)s (%(lab)s)") % {"case": manifest["case"], "lab": manifest["laboratory"]},
         _("Assembled %(time)s (%(zone)s) for %(user)s.")
-        % {"time": local_time(timezone.now()), "zone": settings.TIME_ZONE, "user": manifest["assembled_for"]},
+        % {"time": local_time(moment), "zone": settings.TIME_ZONE, "user": manifest["assembled_for"]},
         _("SHA-256 and size in bytes of every file of the packet as it was assembled."),
         "",
     ]
@@ -753,7 +777,7 @@ def build_discovery_packet(actor: User, case: Case) -> bytes:
         }
         manifest_json = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode()
         _write_bytes(archive, MANIFEST_JSON, manifest_json, moment)
-        _write_bytes(archive, MANIFEST_TEXT, manifest_text(manifest).encode(), moment)
+        _write_bytes(archive, MANIFEST_TEXT, manifest_text(manifest, moment).encode(), moment)
         count = len(archive.infolist())
     after = {"files": count, "sha256": hashlib.sha256(manifest_json).hexdigest()}
     record("case.discovery_downloaded", actor=actor, obj=case, after=after)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, Spacer, Table, TableStyle
 
@@ -35,8 +36,8 @@ from forensis.evidence.models import ItemType, SealStatus
 from forensis.lab.models import SignatureMeaning
 from forensis.lab.results import describe_result, fields_for
 
-#: The statement ISO/IEC 17025 7.8.2.1 (m) asks for, in the report's language.
-ITEMS_TESTED_ONLY = "The results in this report relate only to the items tested, as received."
+#: The statement ISO/IEC 17025 7.8.2.1 (l) asks for; marked for extraction, translated when rendered.
+ITEMS_TESTED_ONLY = gettext_noop("The results in this report relate only to the items tested, as received.")
 
 LOGO_HEIGHT = 18 * mm
 

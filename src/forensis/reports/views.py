@@ -125,7 +125,7 @@ def report_amend(request, number: str):
 
 def verify(request):
     """Upload a PDF: is it a report this laboratory issued, unchanged, and is it the current version?"""
-    form = VerifyForm(request.POST or None, request.FILES or None)
+    form = VerifyForm(request.POST, request.FILES) if request.method == "POST" else VerifyForm()
     outcome = None
     if request.method == "POST" and form.is_valid():
         outcome = call_with_form_errors(form, services.verify_pdf, form.cleaned_data["file"].read())
