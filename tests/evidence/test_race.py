@@ -38,7 +38,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-LEDGER_TABLES = ("evidence_custodyevent", "audit_auditevent")
+LEDGER_TABLES = append_only.LEDGER_TABLES
 THREADS = 20
 TIMEOUT_S = 60
 

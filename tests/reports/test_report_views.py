@@ -64,10 +64,9 @@ def pdf_url(report: Report, version: int = 1) -> str:
 
 
 def downloaded(response) -> bytes:
-    try:
-        return b"".join(response.streaming_content)
-    finally:
-        response.close()
+    """The streamed body. The test client closes the response when the stream ends; closing it again would fire
+    ``request_finished`` outside the client and close the test's database connection (on PostgreSQL)."""
+    return b"".join(response.streaming_content)
 
 
 def access_events(username: str, action: str):
