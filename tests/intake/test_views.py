@@ -328,13 +328,19 @@ def test_receive_page_adds_to_the_existing_case_when_chosen(custodian_client, of
     custodian_client.post(reverse("intake:receive", args=[waiting.reference]), receive_payload(waiting))
     case = Case.objects.get()
     second = services.create_submission(officer)
-    second = services.update_submission(officer, second, fields={**CASE_FIELDS, "incident_at": timezone.now()},
-                                        people=[], items=[item("Jacket", seal="J-1")])
+    second = services.update_submission(
+        officer,
+        second,
+        fields={**CASE_FIELDS, "incident_at": timezone.now()},
+        people=[],
+        items=[item("Jacket", seal="J-1")],
+    )
     services.submit_submission(officer, second)
     page = custodian_client.get(reverse("intake:receive", args=[second.reference])).content.decode()
     assert f"Add to existing case {case.lab_number}" in page
-    response = custodian_client.post(reverse("intake:receive", args=[second.reference]),
-                                     receive_payload(second, attach_to=str(case.pk)))
+    response = custodian_client.post(
+        reverse("intake:receive", args=[second.reference]), receive_payload(second, attach_to=str(case.pk))
+    )
     assert response.status_code == 302
     assert Case.objects.count() == 1 and case.items.count() == 3
 

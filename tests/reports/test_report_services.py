@@ -384,6 +384,18 @@ def test_amendment_without_a_reason_is_refused_and_changes_nothing(released, lab
     assert lab.reload().status == RequestStatus.RELEASED
 
 
+def test_an_overlong_amendment_reason_is_refused_and_changes_nothing(released, lab):
+    """The reason also goes on the request's stage change (500 characters): refused in words, not a database error."""
+    before = amendment_state(released)
+    with pytest.raises(ValidationError) as refused:
+        services.request_amendment(lab.manager, released, "x" * (services.AMENDMENT_REASON_MAX + 1))
+    assert refused.value.message_dict == {"reason": ["Keep the reason under 400 characters."]}
+    assert amendment_state(released) == before
+    assert lab.reload().status == RequestStatus.RELEASED
+    services.request_amendment(lab.manager, released, "x" * services.AMENDMENT_REASON_MAX)
+    assert lab.reload().status == RequestStatus.IN_PROGRESS
+
+
 def test_amendment_by_someone_without_the_amend_permission_is_refused(released, lab, officer):
     before = amendment_state(released)
     for person in (lab.reviewer, lab.analyst, lab.custodian, officer):

@@ -387,6 +387,12 @@ def test_a_prosecutor_may_read_but_not_change_the_contacts(released, contact, pr
     assert list(CaseContact.objects.all()) == [contact]
 
 
+@pytest.mark.parametrize("remove", ["abc", "1; DROP TABLE", "99999"])
+def test_removing_a_contact_that_is_not_of_this_case_is_a_404(released, contact, officer, client_for, remove):
+    assert client_for(officer).post(contacts_url(released), {"remove": remove}).status_code == 404
+    assert list(CaseContact.objects.all()) == [contact]
+
+
 def test_officer_removes_a_contact_and_that_agency_loses_sight_of_the_report(
     released, contact, officer, prosecutor, client_for
 ):

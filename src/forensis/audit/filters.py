@@ -1,6 +1,7 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from forensis.core.filters import date_filter
 from forensis.core.forms import BootstrapForm
 
 from .models import AuditEvent, Outcome
@@ -12,18 +13,8 @@ class AuditEventFilter(django_filters.FilterSet):
     object_type = django_filters.CharFilter(label=_("Object type"), lookup_expr="iexact")
     object_id = django_filters.CharFilter(label=_("Object id"))
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices, label=_("Outcome"))
-    since = django_filters.DateFilter(
-        field_name="occurred_at",
-        lookup_expr="date__gte",
-        label=_("From"),
-        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
-    )
-    until = django_filters.DateFilter(
-        field_name="occurred_at",
-        lookup_expr="date__lte",
-        label=_("To"),
-        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
-    )
+    since = date_filter("occurred_at", "gte", _("From"))
+    until = date_filter("occurred_at", "lte", _("To"))
 
     class Meta:
         form = BootstrapForm

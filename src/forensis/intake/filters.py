@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from forensis.core.filters import date_filter
 from forensis.core.forms import BootstrapForm
 
 from .models import Submission, SubmissionStatus
@@ -10,18 +11,8 @@ from .models import Submission, SubmissionStatus
 class SubmissionFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="search")
     status = django_filters.ChoiceFilter(choices=SubmissionStatus.choices, label=_("Status"))
-    since = django_filters.DateFilter(
-        field_name="created_at",
-        lookup_expr="date__gte",
-        label=_("From"),
-        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
-    )
-    until = django_filters.DateFilter(
-        field_name="created_at",
-        lookup_expr="date__lte",
-        label=_("To"),
-        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
-    )
+    since = date_filter("created_at", "gte", _("From"))
+    until = date_filter("created_at", "lte", _("To"))
 
     class Meta:
         model = Submission

@@ -648,6 +648,7 @@ def release(actor: User, request: ServiceRequest, *, reauthenticated: bool) -> S
 @transaction.atomic
 def reopen_for_amendment(actor: User, request: ServiceRequest, reason: str) -> ServiceRequest:
     """Send released work back to its analyst so an amended report can be issued (``reports.services``)."""
+    require_permission(actor, "reports.amend_report")
     request = _locked(request, RequestStatus.RELEASED)
     return _move(
         actor,

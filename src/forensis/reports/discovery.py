@@ -64,6 +64,7 @@ from forensis.lab.models import (
     ServiceRequest,
 )
 from forensis.lab.results import describe_result, fields_for
+from forensis.lab.services import STAGE_TIMESTAMPS
 
 from .models import Report, ReportVersion
 
@@ -348,15 +349,7 @@ def _custody_section(items: Sequence[Item]) -> list[Flowable]:
 
 
 #: The stage timestamps of a request, in workflow order (a send-back clears the later ones).
-STAGE_FIELDS = (
-    "requested_at",
-    "assigned_at",
-    "started_at",
-    "draft_completed_at",
-    "technical_reviewed_at",
-    "administrative_reviewed_at",
-    "released_at",
-)
+STAGE_FIELDS = ("requested_at", *STAGE_TIMESTAMPS)
 
 
 def _stage_times(request: ServiceRequest) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from forensis.core.filters import date_filter
 from forensis.core.forms import BootstrapForm
 from forensis.lab.models import Discipline
 
@@ -13,18 +14,8 @@ class ReportFilter(django_filters.FilterSet):
     discipline = django_filters.ModelChoiceFilter(
         field_name="request__discipline", queryset=Discipline.objects.all(), label=_("Discipline")
     )
-    since = django_filters.DateFilter(
-        field_name="latest_issued",
-        lookup_expr="date__gte",
-        label=_("Issued from"),
-        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
-    )
-    until = django_filters.DateFilter(
-        field_name="latest_issued",
-        lookup_expr="date__lte",
-        label=_("to"),
-        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
-    )
+    since = date_filter("latest_issued", "gte", _("Issued from"))
+    until = date_filter("latest_issued", "lte", _("to"))
 
     class Meta:
         model = Report

@@ -7,13 +7,13 @@ from forensis.accounts.models import Agency, AgencyType
 from forensis.core.forms import BootstrapFormMixin
 
 from .models import CaseContact, ContactRole
-from .services import MAX_VERIFY_BYTES
+from .services import AMENDMENT_REASON_MAX, MAX_VERIFY_BYTES
 
 
 class AmendmentForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason for the amendment"),
-        max_length=1000,
+        max_length=AMENDMENT_REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Printed on the new version. The work goes back to its analyst and is reviewed again."),
     )

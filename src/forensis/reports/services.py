@@ -37,6 +37,9 @@ from .signing import SigningKeyMissing, check_signature, sign_pdf
 
 logger = logging.getLogger(__name__)
 
+#: The longest reason for an amendment: it is printed on the new version and kept on the request's stage change.
+AMENDMENT_REASON_MAX = 400
+
 #: The largest PDF the public verification page accepts.
 MAX_VERIFY_BYTES = 50 * 1024 * 1024
 
@@ -122,6 +125,10 @@ def request_amendment(actor: User, report: Report, reason: str) -> Amendment:
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": _("Give the reason for the amendment; it is printed on the new version.")})
+    if len(reason) > AMENDMENT_REASON_MAX:
+        raise ValidationError(
+            {"reason": _("Keep the reason under %(max)s characters.") % {"max": AMENDMENT_REASON_MAX}}
+        )
     report = Report.objects.select_for_update().get(pk=report.pk)
     if report.amendments.filter(issued_version__isnull=True).exists():
         raise ValidationError(_("Report %(number)s already has an amendment in progress.") % {"number": report})

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -64,7 +64,7 @@ def _access_log(report: Report):
 def report_detail(request, number: str):
     report = visible_report(request, number)
     versions = list(report.versions.select_related("issued_by", "amendment").order_by("-version"))
-    current = next((v for v in versions if v.is_current), None)
+    current = versions[0] if versions else None  # each later version supersedes the one before
     if current is not None:
         services.record_access(request.user, current, download=False)
     open_amendment = report.amendments.filter(issued_version__isnull=True).select_related("requested_by").first()
@@ -152,7 +152,10 @@ def case_contacts(request, lab_number: str):
         if not can_change:
             raise PermissionDenied
         if "remove" in request.POST:
-            contact = get_object_or_404(CaseContact, case=case, pk=request.POST.get("remove"))
+            contact_pk = request.POST["remove"]
+            if not contact_pk.isdigit():
+                raise Http404
+            contact = get_object_or_404(CaseContact, case=case, pk=contact_pk)
             services.remove_case_contact(request.user, contact)
             messages.success(request, _("%(contact)s no longer receives this case's reports.") % {"contact": contact})
             return redirect("reports:case_contacts", lab_number=lab_number)
