@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "forensis.evidence",
     "forensis.lab",
     "forensis.reports",
+    "forensis.deaths",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

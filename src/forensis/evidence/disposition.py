@@ -20,7 +20,7 @@ from forensis.core.models import yearly_number
 
 from .models import CustodyEvent, Destruction, Item, ItemStatus, Purpose, RetentionRule
 from .outsourcing import _check_not_in_open_shipment
-from .services import _check_handling, _locked_items, append_custody_event, person_name
+from .services import append_custody_event, check_handling, locked_items, person_name
 
 
 def _years_after(moment, years: int):
@@ -66,8 +66,8 @@ def _check_disposable(items: list[Item]) -> None:
 def return_to_agency(actor: User, items: Iterable[Item], officer: User, *, note: str = "") -> list[CustodyEvent]:
     """Hand items back to an officer of the submitting agency, who confirmed with their password."""
     require_permission(actor, "evidence.dispose_item")
-    locked = _locked_items(items)
-    _check_handling(actor, locked)
+    locked = locked_items(items)
+    check_handling(actor, locked)
     foreign = [i.label for i in locked if i.case.agency_id != officer.agency_id]
     if foreign or not officer.is_active:
         raise ValidationError(
@@ -102,8 +102,8 @@ def destroy_items(actor: User, items: Iterable[Item], witness: User, *, method: 
         raise ValidationError({"witness": _("The witness must be another member of the laboratory staff.")})
     if not method.strip():
         raise ValidationError({"method": _("Describe how the items are destroyed (e.g. incineration).")})
-    locked = _locked_items(items)
-    _check_handling(actor, locked)
+    locked = locked_items(items)
+    check_handling(actor, locked)
     _check_disposable(locked)
     now = timezone.now()
     destruction = Destruction.objects.create(

@@ -18,6 +18,7 @@ class ItemType(models.TextChoices):
     CLOTHING = "clothing", _("Clothing")
     PHONE = "phone", _("Phone or digital device")
     DOCUMENT = "document", _("Document")
+    BODY = "body", _("Body of a deceased person")
     OTHER = "other", _("Other")
 
 
@@ -27,10 +28,11 @@ class ItemStatus(models.TextChoices):
     RETURNED = "returned", _("Returned to agency")
     DESTROYED = "destroyed", _("Destroyed")
     CONSUMED = "consumed", _("Consumed in analysis")
+    RELEASED = "released", _("Released to a funeral home or family")
 
 
 #: Statuses after which nothing more may happen to an item.
-FINAL_STATUSES = (ItemStatus.RETURNED, ItemStatus.DESTROYED, ItemStatus.CONSUMED)
+FINAL_STATUSES = (ItemStatus.RETURNED, ItemStatus.DESTROYED, ItemStatus.CONSUMED, ItemStatus.RELEASED)
 
 
 class AmountUnit(models.TextChoices):
@@ -168,6 +170,7 @@ class Item(DescribedItem):
 
 
 class Purpose(models.TextChoices):
+    SCENE = "scene", _("Taken from the scene")
     RECEIPT = "receipt", _("Receipt at the laboratory")
     STORAGE = "storage", _("Storage")
     ANALYSIS = "analysis", _("Analysis")
@@ -176,6 +179,7 @@ class Purpose(models.TextChoices):
     OUTSOURCING = "outsourcing", _("Outsourcing")
     DERIVATION = "derivation", _("Sub-item derived")
     DESTRUCTION = "destruction", _("Destruction")
+    BODY_RELEASE = "body_release", _("Body released to a funeral home or family")
     MIGRATED = "migrated", _("Migrated — last known location")
 
 

@@ -17,7 +17,7 @@ from forensis.core.files import store_upload
 from forensis.core.models import yearly_number
 
 from .models import Item, ItemStatus, Purpose, Shipment, ShipmentResult, ShipmentStatus
-from .services import _check_handling, _locked_items, append_custody_event
+from .services import append_custody_event, check_handling, locked_items
 
 #: Largest results file accepted (instrument exports and PDF reports are far smaller).
 MAX_RESULT_BYTES = 50 * 1024 * 1024
@@ -59,8 +59,8 @@ def prepare_shipment(actor: User, items: Iterable[Item], *, laboratory: str, rus
     require_permission(actor, "evidence.manage_shipments")
     if not laboratory.strip():
         raise ValidationError({"laboratory": _("Name the external laboratory.")})
-    locked = _locked_items(items)
-    _check_handling(actor, locked)
+    locked = locked_items(items)
+    check_handling(actor, locked)
     _check_not_in_open_shipment(locked)
     shipment = Shipment.objects.create(
         reference=yearly_number("OUT", "shipment", timezone.now()),
@@ -83,8 +83,8 @@ def ship(actor: User, shipment: Shipment, *, tracking_number: str = "") -> Shipm
     """The courier takes the sealed package: each item's custody passes to the external laboratory."""
     require_permission(actor, "evidence.manage_shipments")
     shipment = _transition(shipment, ShipmentStatus.PREPARED)
-    locked = _locked_items(shipment.items.all())
-    _check_handling(actor, locked)
+    locked = locked_items(shipment.items.all())
+    check_handling(actor, locked)
     now = timezone.now()
     for item in locked:
         append_custody_event(
@@ -124,7 +124,7 @@ def receive_back(actor: User, shipment: Shipment, *, condition: str = "") -> Shi
     require_permission(actor, "evidence.manage_shipments")
     shipment = _transition(shipment, ShipmentStatus.AT_LABORATORY)
     now = timezone.now()
-    for item in _locked_items(shipment.items.all()):
+    for item in locked_items(shipment.items.all()):
         append_custody_event(
             item,
             released_by=None,

@@ -212,7 +212,7 @@ def _may_handle(actor: User, item: Item) -> bool:
     return item.holder_id == actor.pk or (actor.has_perm("evidence.move_item") and item.location_id is not None)
 
 
-def _check_handling(actor: User, items: Sequence[Item]) -> None:
+def check_handling(actor: User, items: Sequence[Item]) -> None:
     problems = []
     for item in items:
         problem = movement_problem(item)
@@ -227,7 +227,7 @@ def _check_handling(actor: User, items: Sequence[Item]) -> None:
         raise ValidationError(problems)
 
 
-def _check_location(location: StorageLocation, receiver: User, count: int) -> None:
+def check_location(location: StorageLocation, receiver: User, count: int) -> None:
     if not location.is_active:
         raise ValidationError(_("%(location)s is no longer in use.") % {"location": location})
     if location.restricted and not location.authorized_users.filter(pk=receiver.pk).exists():
@@ -244,7 +244,7 @@ def _check_location(location: StorageLocation, receiver: User, count: int) -> No
             )
 
 
-def _locked_items(items: Iterable[Item]) -> list[Item]:
+def locked_items(items: Iterable[Item]) -> list[Item]:
     """The items re-read under a row lock, in a fixed order (so two batches never deadlock)."""
     ids = sorted({item.pk for item in items})
     if not ids:
@@ -270,11 +270,11 @@ def move_items(
 ) -> list[CustodyEvent]:
     """Put items in a storage location, all of them or none. The actor holds them there from now on."""
     require_permission(actor, "evidence.move_item")
-    locked = _locked_items(items)
+    locked = locked_items(items)
     _check_sequences(locked, expected_sequences)
-    _check_handling(actor, locked)
+    check_handling(actor, locked)
     moving_in = [item for item in locked if item.location_id != location.pk]
-    _check_location(location, actor, len(moving_in))
+    check_location(location, actor, len(moving_in))
     expected_sequences = expected_sequences or {}
     events = [
         append_custody_event(
@@ -318,9 +318,9 @@ def hand_over(
     so the events are written now. Otherwise a pending ``Transfer`` waits in the receiver's queue, and the
     items stay with the releaser until it is accepted.
     """
-    locked = _locked_items(items)
+    locked = locked_items(items)
     _check_sequences(locked, expected_sequences)
-    _check_handling(actor, locked)
+    check_handling(actor, locked)
     if receiver.pk == actor.pk:
         raise ValidationError(_("You already hold these items."))
     if not receiver.is_active or not receiver.is_laboratory_staff:
@@ -386,7 +386,7 @@ def accept_transfer(actor: User, transfer: Transfer) -> list[CustodyEvent]:
         raise ValidationError(
             _("This hand-over is no longer pending (%(status)s).") % {"status": transfer.get_status_display().lower()}
         )
-    locked = _locked_items(transfer.items.all())
+    locked = locked_items(transfer.items.all())
     # The releaser must still hold the items, or (a custodian) still be able to take them from the store.
     moved = [item.label for item in locked if not _may_handle(transfer.released_by, item) or movement_problem(item)]
     if moved:
@@ -447,7 +447,7 @@ def derive_sub_item(
 ) -> Item:
     """A cutting, swab, extract or aliquot taken from ``parent``; its ledger starts with the derivation."""
     parent = Item.objects.select_for_update().select_related("case").get(pk=parent.pk)
-    _check_handling(actor, [parent])
+    check_handling(actor, [parent])
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the sub-item is taken (e.g. swab of a stain for DNA).")})
     last = Item.objects.filter(parent=parent).aggregate(Max("sub_number"))["sub_number__max"] or 0

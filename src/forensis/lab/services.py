@@ -52,6 +52,9 @@ from .results import validate_result
 MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 
 #: The timestamp each stage sets, in order; a send-back clears those after "started".
+#: The discipline whose examination is an autopsy: its record is ``deaths.AutopsyRecord``, not per-item results.
+AUTOPSY_DISCIPLINE = "pathology"
+
 STAGE_TIMESTAMPS = (
     "assigned_at",
     "started_at",
@@ -235,9 +238,15 @@ def set_priority(actor: User, request: ServiceRequest, *, priority: int, court_d
 
 
 @transaction.atomic
-def assign(actor: User, request: ServiceRequest, analyst: User) -> ServiceRequest:
-    """Assign (or reassign before work starts) to an analyst authorised for the discipline."""
-    require_permission(actor, "lab.assign_request")
+def assign(
+    actor: User, request: ServiceRequest, analyst: User, *, permission: str = "lab.assign_request"
+) -> ServiceRequest:
+    """Assign (or reassign before work starts) to an analyst authorised for the discipline.
+
+    ``permission``: what entitles ``actor`` to decide; a lab manager assigns, and the medical examiner's office
+    names the pathologist of its autopsies (``deaths.services``).
+    """
+    require_permission(actor, permission)
     request = _locked(request, RequestStatus.REQUESTED, RequestStatus.ASSIGNED)
     if not analyst.is_active or not analyst.has_perm("lab.perform_examination"):
         raise ValidationError({"analyst": _("%(person)s does not perform examinations.") % {"person": str(analyst)}})
@@ -315,6 +324,23 @@ def _check_analyst(actor: User, request: ServiceRequest) -> None:
         raise PermissionDenied(_("Only the assigned analyst may do this."))
 
 
+def work_in_progress(actor: User, request: ServiceRequest) -> ServiceRequest:
+    """The request, locked, for its analyst to change the work: only while it is in progress."""
+    request = _locked(request, RequestStatus.IN_PROGRESS)
+    _check_analyst(actor, request)
+    return request
+
+
+def was_reviewed(request: ServiceRequest) -> bool:
+    """Has a reviewer approved or signed this work? From then on a change needs a reason (a new version)."""
+    return (
+        request.reviews.filter(approved=True).exists()
+        or request.signatures.filter(
+            meaning__in=[SignatureMeaning.TECHNICALLY_REVIEWED, SignatureMeaning.ADMINISTRATIVELY_REVIEWED]
+        ).exists()
+    )
+
+
 @transaction.atomic
 def start_examination(
     actor: User,
@@ -359,8 +385,7 @@ def update_examination(
     deviations: str = "",
 ) -> Examination:
     """Change the method, instrument, lots, notes or deviations while the work is in progress (audited)."""
-    request = _locked(request, RequestStatus.IN_PROGRESS)
-    _check_analyst(actor, request)
+    request = work_in_progress(actor, request)
     lots = list(reagent_lots)
     examination = request.examination
     _check_examination_setup(actor, request.discipline, method, instrument, lots, already_used=examination)
@@ -392,19 +417,13 @@ def record_result(actor: User, request: ServiceRequest, item, data: dict[str, An
     Before any review the current result is replaced (its earlier value stays in the audit log). Once a
     reviewer has signed, a change is a new version that supersedes the old one and needs a reason.
     """
-    request = _locked(request, RequestStatus.IN_PROGRESS)
-    _check_analyst(actor, request)
+    request = work_in_progress(actor, request)
     if not request.items.filter(pk=item.pk).exists():
         raise ValidationError(_("%(item)s is not part of this request.") % {"item": item})
     cleaned = validate_result(request.discipline.code, data)
     examination = request.examination
     current = Result.objects.select_for_update().filter(examination=examination, item=item, is_current=True).first()
-    reviewed = (
-        request.reviews.filter(approved=True).exists()
-        or request.signatures.filter(
-            meaning__in=[SignatureMeaning.TECHNICALLY_REVIEWED, SignatureMeaning.ADMINISTRATIVELY_REVIEWED]
-        ).exists()
-    )
+    reviewed = was_reviewed(request)
     now = timezone.now()
     if current is not None and current.data == cleaned:
         return current
@@ -445,8 +464,7 @@ def record_result(actor: User, request: ServiceRequest, item, data: dict[str, An
 
 @transaction.atomic
 def attach_file(actor: User, request: ServiceRequest, upload: UploadedFile) -> Attachment:
-    request = _locked(request, RequestStatus.IN_PROGRESS)
-    _check_analyst(actor, request)
+    request = work_in_progress(actor, request)
     attachment = store_upload(
         Attachment(examination=request.examination, uploaded_by=actor),
         upload,
@@ -481,6 +499,8 @@ def content_hash(request: ServiceRequest) -> str:
         if examination
         else [],
         "attachments": sorted(examination.attachments.values_list("sha256", flat=True)) if examination else [],
+        # An autopsy's findings, cause of death and manner are what its pathologist and reviewers sign.
+        "autopsy": autopsy.snapshot() if (autopsy := getattr(examination, "autopsy", None)) else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -504,18 +524,26 @@ def _check_signer(signer: User, reauthenticated: bool) -> None:
 @transaction.atomic
 def complete_draft(actor: User, request: ServiceRequest, *, reauthenticated: bool) -> ServiceRequest:
     """The analyst signs the draft as its author; it goes to technical review."""
-    request = _locked(request, RequestStatus.IN_PROGRESS)
-    _check_analyst(actor, request)
+    request = work_in_progress(actor, request)
     _check_signer(actor, reauthenticated)
+    problems = draft_problems(request)
+    if problems:
+        raise ValidationError(problems)
+    _sign(request, actor, SignatureMeaning.AUTHORED)
+    return _move(actor, request, RequestStatus.DRAFT_COMPLETE, stamp="draft_completed_at")
+
+
+def draft_problems(request: ServiceRequest) -> list[str]:
+    """What is missing before the analyst may sign the draft: a result for every item, or the autopsy record."""
+    if request.discipline.code == AUTOPSY_DISCIPLINE:
+        autopsy = getattr(request.examination, "autopsy", None)
+        return autopsy.completion_problems() if autopsy else [_("Record the autopsy first.")]
     items_without_result = request.items.exclude(
         results__examination=request.examination, results__is_current=True
     ).values_list("label", flat=True)
     if items_without_result:
-        raise ValidationError(
-            _("Record a result for every item first: %(labels)s.") % {"labels": ", ".join(items_without_result)}
-        )
-    _sign(request, actor, SignatureMeaning.AUTHORED)
-    return _move(actor, request, RequestStatus.DRAFT_COMPLETE, stamp="draft_completed_at")
+        return [_("Record a result for every item first: %(labels)s.") % {"labels": ", ".join(items_without_result)}]
+    return []
 
 
 def checklist_for(request: ServiceRequest, stage: str):

@@ -18,7 +18,7 @@ from forensis.accounts.roles import Role
 from forensis.lab.models import Result, ServiceRequest, SignatureMeaning
 
 
-def _when(value: datetime | None) -> str | None:
+def when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -36,14 +36,14 @@ def _items(request: ServiceRequest) -> list[dict[str, Any]]:
                 "seal_status": receipt.seal_status if receipt else "",
                 "condition": item.condition_at_receipt,
                 "deviation": receipt.deviation_note if receipt else "",
-                "received_at": _when(item.received_at),
+                "received_at": when(item.received_at),
                 "external_laboratories": sorted({s.laboratory for s in item.shipments.all()}),
             }
         )
     return rows
 
 
-def _signatures(request: ServiceRequest) -> list[dict[str, Any]]:
+def signatures(request: ServiceRequest) -> list[dict[str, Any]]:
     """The signatures of the released draft: its author's, both reviews' and the release.
 
     Signatures given to earlier drafts (sent back, or before an amendment) signed other content and are left out.
@@ -57,7 +57,7 @@ def _signatures(request: ServiceRequest) -> list[dict[str, Any]]:
             "name": signature.signer_name,
             "roles": [code for code in signature.signer.role_codes if code in Role.values],
             "meaning": signature.meaning,
-            "signed_at": _when(signature.signed_at),
+            "signed_at": when(signature.signed_at),
             "content_hash": signature.content_hash,
         }
         for signature in signatures
@@ -84,13 +84,13 @@ def report_content(
         "number": number,
         "version": version,
         "language": language,
-        "issued_at": _when(issued_at),
+        "issued_at": when(issued_at),
         "laboratory": {"name": settings.FORENSIS_LAB_NAME, "address": settings.FORENSIS_LAB_ADDRESS},
         "customer": {"agency": case.agency.name, "agency_code": case.agency.code, "officers": officers},
         "case": {
             "lab_number": case.lab_number,
             "agency_case_number": case.agency_case_number,
-            "received_at": _when(case.received_at),
+            "received_at": when(case.received_at),
             "offences": list(case.offences.values_list("code", flat=True)),
         },
         "request": {
@@ -98,12 +98,12 @@ def report_content(
             "discipline": request.discipline.code,
             "discipline_name": request.discipline.name,
             "outsourced": request.discipline.outsourced,
-            "requested_at": _when(request.requested_at),
+            "requested_at": when(request.requested_at),
         },
         "items": _items(request),
         "examination": {
-            "started_at": _when(examination.started_at),
-            "completed_at": _when(request.draft_completed_at),
+            "started_at": when(examination.started_at),
+            "completed_at": when(request.draft_completed_at),
             "method": {
                 "code": examination.method.code,
                 "name": examination.method.name,
@@ -114,7 +114,7 @@ def report_content(
             "deviations": examination.deviations,
         },
         "results": [{"item": r.item.label, "version": r.version, "data": r.data} for r in results],
-        "signatures": _signatures(request),
+        "signatures": signatures(request),
         "amendment": amendment,
     }
 

@@ -47,15 +47,15 @@ def verification_url(number: str, content_hash: str) -> str:
     return settings.FORENSIS_BASE_URL + reverse("reports:verify_link", args=[number, content_hash])
 
 
-def _time(value: str | None) -> str:
+def time_text(value: str | None) -> str:
     return local_time(datetime.fromisoformat(value)) if value else EMPTY
 
 
-def _choice(choices, value: str) -> str:
+def choice_text(choices, value: str) -> str:
     return str(dict(choices).get(value, value)) if value else EMPTY
 
 
-def _letterhead(content: dict[str, Any], qr_value: str) -> Table:
+def letterhead(content: dict[str, Any], qr_value: str, title: str) -> Table:
     """Logo (when configured), laboratory name and address, the title and the report number; the QR beside."""
     width = content_width()
     lab = content["laboratory"]
@@ -69,7 +69,6 @@ def _letterhead(content: dict[str, Any], qr_value: str) -> Table:
         left += [image, Spacer(1, 2 * mm)]
     left += [para(lab["name"], "lab")]
     left += [para(line.strip(), "small") for line in lab["address"].split("|") if line.strip()]
-    title = _("Examination report") + f" — {_(content['request']['discipline_name'])}"
     left += [Spacer(1, 2 * mm), para(title, "title"), Spacer(1, 1 * mm), para(_("Report number"), "label")]
     number = f"{content['number']} · " + _("version %(version)s") % {"version": content["version"]}
     left.append(para(number, "reference"))
@@ -91,21 +90,21 @@ def _summary(content: dict[str, Any]) -> Table:
     offences = [f"{code} {iccs.label(code)}" for code in case["offences"]]
     return field_table(
         [
-            (_("Issued"), _time(content["issued_at"])),
+            (_("Issued"), time_text(content["issued_at"])),
             (_("Customer (agency)"), customer["agency"]),
             (_("Submitting officers"), ", ".join(customer["officers"]) or EMPTY),
             (_("Agency case number"), case["agency_case_number"]),
             (_("Lab case number"), case["lab_number"]),
             (_("Offences"), "; ".join(offences) or EMPTY),
-            (_("Case received"), _time(case["received_at"])),
-            (_("Examination started"), _time(examination["started_at"])),
-            (_("Examination completed"), _time(examination["completed_at"])),
+            (_("Case received"), time_text(case["received_at"])),
+            (_("Examination started"), time_text(examination["started_at"])),
+            (_("Examination completed"), time_text(examination["completed_at"])),
         ],
         content_width(),
     )
 
 
-def _amendment(content: dict[str, Any]) -> list[Flowable]:
+def amendment_section(content: dict[str, Any]) -> list[Flowable]:
     amendment = content["amendment"]
     if not amendment:
         return []
@@ -120,13 +119,13 @@ def _items(content: dict[str, Any]) -> list[Flowable]:
     width = content_width()
     rows = []
     for item in content["items"]:
-        condition = [_choice(SealStatus.choices, item["seal_status"])] if item["seal_status"] else []
+        condition = [choice_text(SealStatus.choices, item["seal_status"])] if item["seal_status"] else []
         condition += [item["condition"]] if item["condition"] else []
         condition += [_("Deviation: %(note)s") % {"note": item["deviation"]}] if item["deviation"] else []
-        description = f"{item['description']} ({_choice(ItemType.choices, item['type'])})"
+        description = f"{item['description']} ({choice_text(ItemType.choices, item['type'])})"
         if item["seal_number"]:
             description += " · " + _("seal %(number)s") % {"number": item["seal_number"]}
-        rows.append([item["label"], description, "; ".join(condition) or EMPTY, _time(item["received_at"])])
+        rows.append([item["label"], description, "; ".join(condition) or EMPTY, time_text(item["received_at"])])
     return [
         *heading(_("Items examined")),
         data_table(
@@ -178,7 +177,7 @@ def _results(content: dict[str, Any]) -> list[Flowable]:
     ]
 
 
-def _signatures(content: dict[str, Any]) -> list[Flowable]:
+def signatures_section(content: dict[str, Any]) -> list[Flowable]:
     width = content_width()
     rows = []
     for signature in content["signatures"]:
@@ -187,8 +186,8 @@ def _signatures(content: dict[str, Any]) -> list[Flowable]:
             [
                 signature["name"],
                 roles or EMPTY,
-                _choice(SignatureMeaning.choices, signature["meaning"]),
-                _time(signature["signed_at"]),
+                choice_text(SignatureMeaning.choices, signature["meaning"]),
+                time_text(signature["signed_at"]),
             ]
         )
     note = _(
@@ -207,7 +206,7 @@ def _signatures(content: dict[str, Any]) -> list[Flowable]:
     ]
 
 
-def _verification(content_hash_value: str, url: str) -> list[Flowable]:
+def verification_section(content_hash_value: str, url: str) -> list[Flowable]:
     text = _(
         "Check that this report is authentic and current by scanning the QR code on any page, or at %(url)s. "
         "Content fingerprint (SHA-256): %(hash)s"
@@ -220,15 +219,15 @@ def render_examination_report(content: dict[str, Any], content_hash_value: str) 
     url = verification_url(content["number"], content_hash_value)
     with translation.override(content["language"]):
         story: list[Flowable] = [
-            _letterhead(content, url),
+            letterhead(content, url, _("Examination report") + f" — {_(content['request']['discipline_name'])}"),
             Spacer(1, 4 * mm),
             _summary(content),
-            *_amendment(content),
+            *amendment_section(content),
             *_items(content),
             *_method(content),
             *_results(content),
-            *_signatures(content),
-            *_verification(content_hash_value, settings.FORENSIS_BASE_URL + reverse("reports:verify")),
+            *signatures_section(content),
+            *verification_section(content_hash_value, settings.FORENSIS_BASE_URL + reverse("reports:verify")),
         ]
         title = _("Examination report")
         reference = f"{content['number']} v{content['version']}"

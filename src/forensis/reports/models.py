@@ -19,16 +19,20 @@ from forensis.accounts.scoping import scoped_by
 
 class ReportKind(models.TextChoices):
     EXAMINATION = "examination", _("Examination report")
+    AUTOPSY = "autopsy", _("Autopsy report")
+    DEATH_CERTIFICATE = "death_certificate", _("Cause-of-death certificate")
 
 
 class Report(models.Model):
     """A report's identity: its unique number, the case and the work it reports on."""
 
     number = models.CharField(_("report number"), max_length=32, unique=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=ReportKind.choices, default=ReportKind.EXAMINATION)
+    kind = models.CharField(_("kind"), max_length=20, choices=ReportKind.choices, default=ReportKind.EXAMINATION)
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="reports", verbose_name=_("case"))
-    request = models.OneToOneField(
-        "lab.ServiceRequest", on_delete=models.PROTECT, null=True, blank=True, related_name="report"
+    #: The released work it reports on; a request issues one report of each kind it has (an autopsy issues the
+    #: autopsy report and the cause-of-death certificate).
+    request = models.ForeignKey(
+        "lab.ServiceRequest", on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
     )
     created_at = models.DateTimeField(_("first issued"))
 
@@ -38,6 +42,7 @@ class Report(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("report")
         verbose_name_plural = _("reports")
+        constraints = [models.UniqueConstraint(fields=["request", "kind"], name="one_report_of_each_kind")]
         permissions = [
             ("amend_report", _("Can amend released reports")),
             ("download_discovery", _("Can download a case's discovery packet")),

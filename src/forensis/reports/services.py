@@ -30,9 +30,9 @@ from forensis.core.notifications import notify
 from forensis.lab import services as lab_services
 from forensis.lab.models import RequestStatus, ServiceRequest
 
-from .content import content_hash, report_content
-from .documents import render_examination_report
-from .models import Amendment, CaseContact, ContactRole, Report, ReportVersion
+from .content import content_hash
+from .kinds import KINDS, kinds_for
+from .models import Amendment, CaseContact, ContactRole, Report, ReportKind, ReportVersion
 from .signing import SigningKeyMissing, check_signature, sign_pdf
 
 logger = logging.getLogger(__name__)
@@ -55,40 +55,61 @@ def report_language(case: Case) -> str:
 
 
 @transaction.atomic
-def issue_report(actor: User, request: ServiceRequest) -> ReportVersion:
-    """Issue the report of a just-released request: version 1, or the next version of an open amendment."""
+def issue_report(actor: User, request: ServiceRequest) -> list[ReportVersion]:
+    """Issue the reports of a just-released request: version 1 of each, or the next versions after an amendment.
+
+    An amendment of any of the request's reports re-issues all of them (an autopsy report and its certificate
+    must say the same), each naming the version it supersedes and the amendment's reason.
+    """
     if request.status != RequestStatus.RELEASED:
         raise ValidationError(_("Only released work is reported."))
     now = timezone.now()
-    report = Report.objects.select_for_update().filter(request=request).first()
-    previous = None
-    amendment = None
+    amendment = (
+        Amendment.objects.select_for_update()
+        .filter(report__request=request, issued_version__isnull=True)
+        .select_related("report")
+        .first()
+    )
+    versions = [_issue(actor, request, kind, now, amendment) for kind in kinds_for(request)]
+    if amendment is not None:
+        amended = next(version for version in versions if version.report_id == amendment.report_id)
+        Amendment.objects.filter(pk=amendment.pk).update(issued_version=amended)
+    return versions
+
+
+def _issue(
+    actor: User, request: ServiceRequest, kind: str, now: datetime, amendment: Amendment | None
+) -> ReportVersion:
+    """One report version: content gathered, rendered in the agency's language, signed, stored once."""
+    report = Report.objects.select_for_update().filter(request=request, kind=kind).first()
+    previous = report.current_version if report else None
     if report is None:
-        report = Report.objects.create(number=_report_number(now), case=request.case, request=request, created_at=now)
-    else:
-        previous = report.current_version
-        amendment = report.amendments.filter(issued_version__isnull=True).first()
-        if amendment is None:
-            raise ValidationError(_("Report %(number)s is already issued; amend it instead.") % {"number": report})
+        report = Report.objects.create(
+            number=_report_number(now), kind=kind, case=request.case, request=request, created_at=now
+        )
+    elif amendment is None:
+        raise ValidationError(_("Report %(number)s is already issued; amend it instead.") % {"number": report})
     version_number = previous.version + 1 if previous else 1
     language = report_language(request.case)
-    content = report_content(
+    spec = KINDS[kind]
+    content = spec.gather(
         request,
         number=report.number,
         version=version_number,
         language=language,
         issued_at=now,
-        amendment={"supersedes": previous.version, "reason": amendment.reason} if amendment else None,
+        amendment={"supersedes": previous.version, "reason": amendment.reason} if amendment and previous else None,
     )
     fingerprint = content_hash(content)
     with translation.override(language):
-        reason = _("Examination report %(number)s version %(version)s issued by %(lab)s") % {
+        reason = _("%(kind)s %(number)s version %(version)s issued by %(lab)s") % {
+            "kind": ReportKind(kind).label,
             "number": report.number,
             "version": version_number,
             "lab": settings.FORENSIS_LAB_NAME,
         }
     try:
-        pdf = sign_pdf(render_examination_report(content, fingerprint), reason=reason)
+        pdf = sign_pdf(spec.render(content, fingerprint), reason=reason)
     except SigningKeyMissing as exc:
         raise ValidationError(str(exc)) from None
     version = ReportVersion(
@@ -101,18 +122,22 @@ def issue_report(actor: User, request: ServiceRequest) -> ReportVersion:
         issued_at=now,
         issued_by=actor,
         supersedes=previous,
-        amendment_reason=amendment.reason if amendment else "",
+        amendment_reason=amendment.reason if amendment and previous else "",
     )
     version.file.save(f"{report.number}-v{version_number}-{version.sha256[:16]}.pdf", ContentFile(pdf), save=False)
     version.save()
-    if amendment is not None:
-        Amendment.objects.filter(pk=amendment.pk).update(issued_version=version)
     record(
         "report.issued" if previous is None else "report.amended",
         actor=actor,
         obj=version,
-        after={"report": report.number, "version": version_number, "sha256": version.sha256, "language": language},
-        reason=amendment.reason if amendment else "",
+        after={
+            "report": report.number,
+            "kind": kind,
+            "version": version_number,
+            "sha256": version.sha256,
+            "language": language,
+        },
+        reason=amendment.reason if amendment and previous else "",
     )
     transaction.on_commit(lambda: distribute(version))
     return version
@@ -130,7 +155,11 @@ def request_amendment(actor: User, report: Report, reason: str) -> Amendment:
             {"reason": _("Keep the reason under %(max)s characters.") % {"max": AMENDMENT_REASON_MAX}}
         )
     report = Report.objects.select_for_update().get(pk=report.pk)
-    if report.amendments.filter(issued_version__isnull=True).exists():
+    # Reports of the same work (an autopsy report and its certificate) are amended together, so one at a time.
+    if (
+        report.request_id
+        and Amendment.objects.filter(report__request=report.request_id, issued_version__isnull=True).exists()
+    ):
         raise ValidationError(_("Report %(number)s already has an amendment in progress.") % {"number": report})
     if report.request is None or report.request.status != RequestStatus.RELEASED:
         raise ValidationError(_("Report %(number)s cannot be amended now.") % {"number": report})
