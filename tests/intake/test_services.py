@@ -54,6 +54,7 @@ def test_laboratory_corrects_a_submitted_submission_with_reason(custodian, submi
         ({"incident_at": timezone.now() + timedelta(days=2)}, [{}], "in the future"),
         ({"offence_codes": ["9999"]}, [{}], "Unknown ICCS offence code: 9999"),
         ({}, [{"seal": "S-9"}, {"description": "Cap", "seal": "s-9 "}], "seal number S-9 is already used by item 1"),
+        ({}, [{"type": "body"}], "a body is logged as a death investigation, not submitted"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_changes(officer, draft, fields, items, message):

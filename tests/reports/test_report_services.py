@@ -199,7 +199,13 @@ def test_report_is_rendered_once_and_stored_with_its_hashes(released, lab):
     assert released.versions.count() == 1
     issued = AuditEvent.objects.get(action="report.issued")
     assert (issued.actor_username, issued.object_id) == ("manager", str(version.pk))
-    assert issued.after == {"report": released.number, "version": 1, "sha256": version.sha256, "language": "en"}
+    assert issued.after == {
+        "report": released.number,
+        "kind": "examination",
+        "version": 1,
+        "sha256": version.sha256,
+        "language": "en",
+    }
 
 
 def test_issued_report_is_authentic_and_current(released):

@@ -117,6 +117,8 @@ def test_the_list_searches_by_agency_case_number(released, officer, client_for):
     client = client_for(officer)
     assert released.number in text(client.get(reverse("reports:list"), {"q": AGENCY_CASE_NUMBER}))
     assert released.number not in text(client.get(reverse("reports:list"), {"q": "NO-SUCH-CASE"}))
+    assert released.number in text(client.get(reverse("reports:list"), {"kind": "examination"}))
+    assert released.number not in text(client.get(reverse("reports:list"), {"kind": "autopsy"}))
 
 
 def test_officer_of_another_agency_neither_sees_nor_downloads_the_report(released, other_officer, client_for):

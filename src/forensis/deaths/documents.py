@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Spacer
+from reportlab.platypus import CondPageBreak, Flowable, Spacer
 
 from forensis.core import iccs
 from forensis.core.pdf import (
@@ -116,7 +116,9 @@ def _cause_rows(autopsy: dict[str, Any]) -> list[list[Any]]:
 def _cause_of_death(content: dict[str, Any]) -> list[Flowable]:
     width = content_width()
     autopsy = content["autopsy"]
+    # Part I and Part II read as one statement: kept on one page.
     return [
+        CondPageBreak(70 * mm),
         *heading(_("Cause of death")),
         data_table(
             [_("Part I"), _("Condition"), _("ICD-10")],
@@ -154,6 +156,7 @@ def _examination(content: dict[str, Any]) -> list[Flowable]:
     return [
         *heading(_("Examination")),
         field_table(pairs, content_width()),
+        Spacer(1, 3 * mm),
         *heading(_("Summary of findings"), "subheading"),
         para(autopsy["findings"], multiline=True),
     ]

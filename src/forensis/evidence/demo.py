@@ -39,3 +39,18 @@ def seed_storage(custodian: User) -> dict[str, StorageLocation]:
     if at_reception:
         services.move_items(custodian, list(at_reception), box_1, note="Put away after receipt")
     return {location.name: location for location in (building, store, cabinet, shelf, box_1, box_2, vault)}
+
+
+#: Bodies the demo morgue's cold room holds at most.
+MORGUE_CAPACITY = 12
+
+
+def seed_morgue(custodian: User) -> dict[str, StorageLocation]:
+    """The medical examiner's office: building "Medical Examiner's Office" › room "Morgue cold room" (capacity
+    ``MORGUE_CAPACITY`` items: bodies, and the samples taken from them while they wait for the laboratory).
+    Returns the locations by name; each has its own scannable barcode (``LOC…``), like every location."""
+    office = services.save_location(custodian, None, name="Medical Examiner's Office", kind=LocationKind.BUILDING)
+    cold_room = services.save_location(
+        custodian, None, name="Morgue cold room", kind=LocationKind.ROOM, parent=office, capacity=MORGUE_CAPACITY
+    )
+    return {location.name: location for location in (office, cold_room)}

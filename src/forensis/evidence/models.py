@@ -22,6 +22,10 @@ class ItemType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+#: What an agency may submit as evidence: a body comes in as a death investigation (``deaths.services``).
+SUBMITTED_TYPES = [(value, label) for value, label in ItemType.choices if value != ItemType.BODY]
+
+
 class ItemStatus(models.TextChoices):
     IN_CUSTODY = "in_custody", _("In custody")
     OUTSOURCED = "outsourced", _("At an external laboratory")

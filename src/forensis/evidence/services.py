@@ -704,7 +704,8 @@ def gap_check(items=None) -> list[str]:
     costs two queries and flat memory whatever the size of the store.
     """
     items = Item.objects.all() if items is None else items
-    first_purposes = {Purpose.RECEIPT, Purpose.DERIVATION, Purpose.MIGRATED}
+    # An item enters at reception, as a sub-item, by migration, or (a body) taken from the scene of a death.
+    first_purposes = {Purpose.RECEIPT, Purpose.DERIVATION, Purpose.MIGRATED, Purpose.SCENE}
     events = (
         CustodyEvent.objects.filter(item__in=items.values("pk"))
         .order_by("item_id", "sequence")

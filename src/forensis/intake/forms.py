@@ -8,7 +8,7 @@ from forensis.accounts.roles import Role
 from forensis.cases.models import Person
 from forensis.core import iccs
 from forensis.core.forms import BootstrapFormMixin
-from forensis.evidence.models import SealStatus
+from forensis.evidence.models import SUBMITTED_TYPES, SealStatus
 from forensis.lab.models import Discipline
 
 from .models import Kit, KitItem, Presence, Submission, SubmissionItem
@@ -63,6 +63,7 @@ class ItemForm(BootstrapFormMixin, forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    type = forms.ChoiceField(label=_("Type"), choices=SUBMITTED_TYPES)
     collected_at = forms.DateTimeField(label=_("Collected"), required=False, widget=DATETIME_INPUT)
 
     class Meta:
@@ -145,6 +146,7 @@ class KitItemForm(BootstrapFormMixin, forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    type = forms.ChoiceField(label=_("Type"), choices=SUBMITTED_TYPES)
 
     class Meta:
         model = KitItem

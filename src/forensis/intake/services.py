@@ -27,7 +27,7 @@ from forensis.core import iccs
 from forensis.core.models import yearly_number
 from forensis.core.notifications import notify
 from forensis.evidence import services as evidence_services
-from forensis.evidence.models import Purpose, SealStatus
+from forensis.evidence.models import ItemType, Purpose, SealStatus
 from forensis.lab.services import create_service_request
 
 from .models import Kit, Presence, Submission, SubmissionItem, SubmissionStatus
@@ -207,6 +207,8 @@ def _validate_items(items: list[ItemData], *, for_submit: bool) -> None:
                     % {"n": position, "seal": seal, "other": seen_seals[seal]}
                 )
             seen_seals[seal] = position
+        if item.fields.get("type") == ItemType.BODY:
+            errors.append(_("Item %(n)s: a body is logged as a death investigation, not submitted.") % {"n": position})
         collected_at = item.fields.get("collected_at")
         if collected_at and collected_at > now:
             errors.append(_("Item %(n)s: the collection time is in the future.") % {"n": position})

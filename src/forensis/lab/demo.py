@@ -18,6 +18,9 @@ METHODS = [
     ("serology", "SER-PRESUMPTIVE", "Presumptive and confirmatory tests for body fluids", "5.0"),
     ("firearms", "FA-COMP", "Comparison microscopy of fired components", "2.3"),
     ("ibis", "FA-IBIS", "IBIS entry and correlation", "1.4"),
+    ("pathology", "PATH-AUTOPSY", "Medicolegal autopsy", "1.0"),
+    ("pathology", "PATH-EXT", "External examination", "1.0"),
+    ("histopathology", "HIST-HE", "Tissue processing and H&E staining", "2.0"),
 ]
 INSTRUMENTS = [
     ("toxicology", "GC-FID Agilent 8890", "US2201A001", 120),
@@ -32,12 +35,26 @@ LOTS = [
     ("seized-drugs", "Methanol HPLC grade", "MEOH-5521", 365),
     ("toxicology", "Ethanol control (expired)", "EC-0412", -5),
 ]
+#: (stage, discipline code or None for every discipline, question).
 CHECKLIST = [
-    (ReviewStage.TECHNICAL, "The method and its version are appropriate and were followed."),
-    (ReviewStage.TECHNICAL, "Results are supported by the data, with units and uncertainty where required."),
-    (ReviewStage.ADMINISTRATIVE, "Case and item numbers, names and dates are correct and consistent."),
-    (ReviewStage.ADMINISTRATIVE, "Chain of custody is complete for every item examined."),
+    (ReviewStage.TECHNICAL, None, "The method and its version are appropriate and were followed."),
+    (ReviewStage.TECHNICAL, None, "Results are supported by the data, with units and uncertainty where required."),
+    (
+        ReviewStage.TECHNICAL,
+        "pathology",
+        "The cause-of-death chain follows from the findings, its ICD-10 codes fit the conditions described, "
+        "and the manner and mechanism are supported.",
+    ),
+    (ReviewStage.ADMINISTRATIVE, None, "Case and item numbers, names and dates are correct and consistent."),
+    (ReviewStage.ADMINISTRATIVE, None, "Chain of custody is complete for every item examined."),
 ]
+#: Who is authorised for which disciplines: two pathologists, so one can review the other's autopsies.
+AUTHORIZATIONS = {
+    "analyst": ["toxicology", "seized-drugs", "serology", "firearms", "ibis"],
+    "reviewer": ["toxicology", "seized-drugs", "serology", "firearms", "ibis"],
+    "examiner": ["pathology", "histopathology"],
+    "examiner2": ["pathology"],
+}
 
 
 def seed_catalogue(manager: User) -> None:
@@ -71,14 +88,12 @@ def seed_catalogue(manager: User) -> None:
             lot_number=lot,
             expiry=today + timedelta(days=expires_in),
         )
-    for stage, text in CHECKLIST:
-        services.save_catalogue_entry(manager, ChecklistQuestion, stage=stage, text=text)
+    for stage, code, text in CHECKLIST:
+        services.save_catalogue_entry(
+            manager, ChecklistQuestion, stage=stage, discipline=disciplines[code] if code else None, text=text
+        )
     year = timedelta(days=365)
-    for username, codes in {
-        "analyst": ["toxicology", "seized-drugs", "serology", "firearms", "ibis"],
-        "reviewer": ["toxicology", "seized-drugs", "serology", "firearms", "ibis"],
-        "examiner": ["pathology", "histopathology"],
-    }.items():
+    for username, codes in AUTHORIZATIONS.items():
         user = User.objects.get(username=username)
         for code in codes:
             services.grant_authorization(

@@ -6,11 +6,12 @@ from forensis.core.filters import date_filter
 from forensis.core.forms import BootstrapForm
 from forensis.lab.models import Discipline
 
-from .models import Report
+from .models import Report, ReportKind
 
 
 class ReportFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="search")
+    kind = django_filters.ChoiceFilter(choices=ReportKind.choices, label=_("Kind"))
     discipline = django_filters.ModelChoiceFilter(
         field_name="request__discipline", queryset=Discipline.objects.all(), label=_("Discipline")
     )
@@ -20,7 +21,7 @@ class ReportFilter(django_filters.FilterSet):
     class Meta:
         model = Report
         form = BootstrapForm
-        fields = ["q", "discipline", "since", "until"]
+        fields = ["q", "kind", "discipline", "since", "until"]
 
     def search(self, queryset, name, value):
         """Report number, lab case number or agency case number."""

@@ -6,6 +6,7 @@ from .models import Report
 
 class ReportTable(tables.Table):
     number = tables.Column(linkify=("reports:detail", {"number": tables.A("number")}))
+    kind = tables.Column(verbose_name=_("Kind"))
     case = tables.Column(verbose_name=_("Lab case"), accessor="case__lab_number")
     agency_case_number = tables.Column(verbose_name=_("Agency case"), accessor="case__agency_case_number")
     agency = tables.Column(verbose_name=_("Agency"), accessor="case__agency__name")
@@ -19,5 +20,14 @@ class ReportTable(tables.Table):
 
     class Meta:
         model = Report
-        fields = ("number", "case", "agency_case_number", "agency", "discipline", "latest_version", "latest_issued")
+        fields = (
+            "number",
+            "kind",
+            "case",
+            "agency_case_number",
+            "agency",
+            "discipline",
+            "latest_version",
+            "latest_issued",
+        )
         attrs = {"class": "table table-sm table-hover align-middle", "data-testid": "report-table"}

@@ -8,7 +8,8 @@ from forensis.accounts import services
 from forensis.accounts.models import AgencyType, User
 from forensis.accounts.roles import Role
 from forensis.core.vocabulary import District
-from forensis.evidence.demo import seed_storage
+from forensis.deaths.demo import seed_deaths
+from forensis.evidence.demo import seed_morgue, seed_storage
 from forensis.evidence.models import SealStatus
 from forensis.intake import services as intake
 from forensis.intake.models import Kit
@@ -37,6 +38,7 @@ USERS = [
     ("analyst", "Andre", "Flowers", "NFSS", Role.ANALYST),
     ("reviewer", "Rosa", "Cal", "NFSS", Role.REVIEWER),
     ("examiner", "Dr. Elena", "Marin", "NFSS", Role.MEDICAL_EXAMINER),
+    ("examiner2", "Dr. Rafael", "Quiroz", "NFSS", Role.MEDICAL_EXAMINER),
     ("scenetech", "Samuel", "Bol", "NFSS", Role.SCENE_TECHNICIAN),
     ("officer", "Omar", "Garcia", "BPD-BZ", Role.AGENCY_OFFICER),
     ("officer.cayo", "Olivia", "Chan", "BPD-CY", Role.AGENCY_OFFICER),
@@ -47,7 +49,7 @@ USERS = [
 
 
 class Command(BaseCommand):
-    help = "Load demonstration agencies and one user per role, if the database has no users yet."
+    help = "Load demonstration agencies, users, casework and death investigations, if the database has no users yet."
 
     def handle(self, *args, **options):
         if User.objects.exists():
@@ -62,6 +64,7 @@ class Command(BaseCommand):
         self._seed_people()
         seed_catalogue(User.objects.get(username="manager"))
         self._seed_cases()
+        self._seed_deaths()
 
     def _seed_people(self):
         agencies = {}
@@ -172,6 +175,11 @@ class Command(BaseCommand):
         )
         receive(intake.submit_submission(cayo, drugs), cayo)
         seed_storage(custodian)
+
+    def _seed_deaths(self):
+        """The morgue, and four deaths at the scene, at the morgue and on the pathologist's table."""
+        morgue = seed_morgue(User.objects.get(username="custodian"))
+        seed_deaths(morgue["Morgue cold room"])
 
     def print_logins(self):
         demo_users = User.objects.filter(username__in=[u[0] for u in USERS]).select_related("agency")
