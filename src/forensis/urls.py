@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("forensis.evidence.urls")),
     path("", include("forensis.lab.urls")),
     path("", include("forensis.reports.urls")),
+    path("deaths/", include("forensis.deaths.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

@@ -8,9 +8,11 @@ import pytest
 from django.utils import timezone
 
 from forensis.accounts.roles import Role
+from forensis.audit.models import AuditEvent
+from forensis.cases.models import Case
 from forensis.deaths import services
-from forensis.deaths.models import DeathInvestigation
-from forensis.evidence.models import LocationKind, StorageLocation
+from forensis.deaths.models import AutopsyRecord, BodyRelease, DeathInvestigation
+from forensis.evidence.models import CustodyEvent, Item, LocationKind
 from forensis.evidence.services import save_location
 from forensis.lab import services as lab_services
 from forensis.lab.models import Discipline, Method, ServiceRequest
@@ -59,7 +61,10 @@ class Morgue:
         today = timezone.localdate()
         for person in (self.pathologist, self.second_pathologist):
             lab_services.grant_authorization(
-                self.manager, person, self.pathology, valid_from=today - timedelta(days=30),
+                self.manager,
+                person,
+                self.pathology,
+                valid_from=today - timedelta(days=30),
                 valid_until=today + timedelta(days=365),
             )
         self.method = lab_services.save_catalogue_entry(
@@ -98,8 +103,8 @@ class Morgue:
         }
         fields.update(overrides)
         self.investigation = services.log_death(
-            self.scenetech,
-            agency=self.officer.agency,
+            fields.pop("actor", self.scenetech),
+            agency=fields.pop("agency", self.officer.agency),
             agency_case_number=fields.pop("agency_case_number", POLICE_CASE),
             offence_codes=fields.pop("offence_codes", ["0101"]),
             **fields,
@@ -132,8 +137,7 @@ class Morgue:
         return services.record_autopsy(
             self.pathologist,
             self.investigation,
-            performed_on=timezone.localdate(),
-            **{**GUNSHOT_AUTOPSY, **overrides},
+            **{"performed_on": timezone.localdate(), **GUNSHOT_AUTOPSY, **overrides},
         )
 
     def approve(self, reviewer, stage: str):
@@ -161,7 +165,47 @@ class Morgue:
         self.investigation = DeathInvestigation.objects.get(pk=self.investigation.pk)
         return self.investigation
 
+    def sampled(self, description: str = "Femoral blood, grey-top tube") -> ServiceRequest:
+        """A blood sample taken at autopsy (the autopsy must be in progress); its toxicology request."""
+        return services.take_sample(
+            self.pathologist, self.reload(), discipline=self.lab.toxicology, type="blood", description=description
+        )
+
+    def tested(self, request: ServiceRequest, data: dict | None = None) -> ServiceRequest:
+        """A toxicology request walked through the casework workflow by the toxicology section, up to release."""
+        lab = self.lab
+        lab_services.assign(lab.manager, request, lab.analyst)
+        lab_services.start_examination(
+            lab.analyst, request, method=lab.method, instrument=lab.instrument, reagent_lots=[lab.lot]
+        )
+        lab_services.record_result(lab.analyst, request, request.items.get(), data or BLOOD_ALCOHOL)
+        lab_services.complete_draft(lab.analyst, request, reauthenticated=True)
+        for reviewer, stage in ((lab.reviewer, TECHNICAL), (lab.manager, ADMINISTRATIVE)):
+            checklist = {str(q.pk): True for q in lab_services.checklist_for(request, stage)}
+            lab_services.review(reviewer, request, stage=stage, approve=True, checklist=checklist, reauthenticated=True)
+        lab_services.release(lab.manager, request, reauthenticated=True)
+        return ServiceRequest.objects.get(pk=request.pk)
+
 
 @pytest.fixture
 def morgue(make_user, officer) -> Morgue:
     return Morgue(make_user, officer)
+
+
+#: What a refused step must leave as it was: the rows of every model a death touches.
+COUNTED = (DeathInvestigation, Case, Item, CustodyEvent, AutopsyRecord, BodyRelease, ServiceRequest, AuditEvent)
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+def squashed(text: str) -> str:
+    """Text without whitespace: the PDF wraps long values wherever it must."""
+    return "".join(text.split())
+
+
+def missing_from(text: str, expected: list[str]) -> list[str]:
+    """The expected values the (PDF) text does not contain, whitespace aside."""
+    body = squashed(text)
+    return [value for value in expected if squashed(value) not in body]

@@ -28,7 +28,7 @@ def _codes():
 def normalise(code: str) -> str:
     """``" s065 "`` → ``"S06.5"``: upper case, no spaces, the dot after the category."""
     code = "".join(code.split()).upper()
-    if len(code) > 3 and "." not in code:
+    if len(code) > 3 and code[3:].isalnum():
         code = f"{code[:3]}.{code[3:]}"
     return code
 

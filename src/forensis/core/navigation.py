@@ -30,6 +30,14 @@ MENU = [
     MenuEntry(_("Reception"), "intake:reception", ("intake.receive_submission",)),
     MenuEntry(_("Reports"), "reports:list", ("reports.view_report",)),
     MenuEntry(
+        _("Deaths"),
+        children=(
+            MenuEntry(_("Death investigations"), "deaths:list", ("deaths.view_deathinvestigation",)),
+            MenuEntry(_("Manner pending"), "deaths:pending", ("deaths.view_deathinvestigation",)),
+            MenuEntry(_("Log a death"), "deaths:new", ("deaths.add_deathinvestigation",)),
+        ),
+    ),
+    MenuEntry(
         _("Laboratory"),
         children=(
             MenuEntry(_("My worklist"), "lab:worklist", ("lab.perform_examination",)),

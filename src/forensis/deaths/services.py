@@ -389,6 +389,7 @@ def receive_body(
     request = lab_services.create_service_request(actor, investigation.case, pathology, [body], requested_at=now)
     if investigation.pathologist is not None:
         _assign_pathologist(actor, request, investigation.pathologist, permission="deaths.receive_body")
+        request.refresh_from_db()
     record(
         "death.body_received",
         actor=actor,

@@ -43,6 +43,10 @@ def count_homicide_victims(
     if month_to:
         victims = victims.filter(month__lte=month_to)
     columns = [DIMENSIONS[name] for name in by]
+    if not columns:
+        # ``values()`` without columns would group by every field: one row per victim, not the total.
+        total = victims.count()
+        return {(): total} if total else {}
     rows = victims.values(*columns).annotate(victims=Count("pk")).order_by(*columns)
     return {tuple(row[column] for column in columns): row["victims"] for row in rows}
 

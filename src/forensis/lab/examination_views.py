@@ -32,6 +32,7 @@ from django_tables2 import RequestConfig
 
 from forensis.core.forms import BootstrapForm
 from forensis.core.services import call_with_form_errors
+from forensis.deaths.views import summary_for_request
 from forensis.evidence import services as evidence_services
 from forensis.evidence.models import Item
 
@@ -346,6 +347,7 @@ def examination(request, pk: int):
             "child_form": child_form,
             "children": service_request.children.select_related("discipline").prefetch_related("items"),
             "sign_form": sign_form,
+            "autopsy_summary": summary_for_request(service_request),
             "sent_back": latest_review if editable and latest_review and not latest_review.approved else None,
             "authored": service_request.signatures.filter(meaning=SignatureMeaning.AUTHORED)
             .order_by("-signed_at")

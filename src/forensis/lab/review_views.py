@@ -18,6 +18,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 
 from forensis.core.services import call_with_form_errors
+from forensis.deaths.views import summary_for_request
 from forensis.reports.models import Report
 
 from . import services
@@ -166,6 +167,8 @@ def request_parts(service_request: ServiceRequest) -> dict:
         "stages": _stages(service_request),
         "children": service_request.children.select_related("discipline"),
         "report": Report.objects.filter(request=service_request).first(),
+        # An autopsy has no per-item results: its record is shown instead (None for other disciplines).
+        "autopsy_summary": summary_for_request(service_request),
     }
 
 
