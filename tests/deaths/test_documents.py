@@ -179,7 +179,7 @@ def test_body_release_form_names_the_receiver_and_the_body(morgue):
         organisation="Lord's Funeral Home",
         acknowledged=True,
     )
-    pages = pdf_pages(render_body_release_form(release))
+    pages = pdf_pages(render_body_release_form(morgue.reload(), release))
     text = "\n".join(pages)
     investigation = morgue.investigation
     expected = [

@@ -536,6 +536,14 @@ def test_the_autopsy_cannot_be_signed_without_its_immediate_cause(morgue):
     assert morgue.signed().status == RequestStatus.DRAFT_COMPLETE
 
 
+def test_an_autopsy_may_be_saved_before_its_findings_are_written_but_not_signed(morgue):
+    morgue.recorded(findings="")
+    with pytest.raises(ValidationError) as error:
+        lab_services.complete_draft(morgue.pathologist, morgue.autopsy_request(), reauthenticated=True)
+    assert error.value.messages == ["Summarise the findings."]
+    assert morgue.autopsy_request().status == RequestStatus.IN_PROGRESS
+
+
 # --- samples taken at autopsy -------------------------------------------------------------------------------
 
 
@@ -599,6 +607,25 @@ def test_the_body_stays_until_the_autopsy_is_signed(morgue):
     assert error.messages == ["The autopsy is not signed yet: the body stays until the pathologist signs it."]
     morgue.signed()
     assert release(morgue).receiver_name == "Joe Doe"
+
+
+def test_a_body_whose_released_autopsy_is_being_amended_may_still_be_released(morgue):
+    morgue.recorded()
+    morgue.released()
+    from forensis.reports.services import request_amendment
+
+    request_amendment(morgue.manager, morgue.autopsy_request().reports.first(), "Manner revised after investigation")
+    assert morgue.autopsy_request().status == RequestStatus.IN_PROGRESS
+    assert release(morgue).receiver_name == "Joe Doe"
+
+
+def test_a_record_can_be_corrected_after_its_pathologist_left(morgue):
+    morgue.logged()
+    morgue.pathologist.groups.clear()
+    services.update_investigation(morgue.scenetech, morgue.reload(), nationality="Guatemalan")
+    assert morgue.reload().nationality == "Guatemalan"
+    error = refused(services.update_investigation, morgue.scenetech, morgue.reload(), pathologist=morgue.scenetech)
+    assert messages_of(error)["pathologist"] == ["Sam Tech does not hold that role."]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from forensis.lab.models import RequestStatus, ServiceRequest
 from forensis.reports.models import Report
 from tests.conftest import PASSWORD
 from tests.deaths.conftest import GUNSHOT_AUTOPSY
+from tests.reports.conftest import pdf_text
 
 NUMBERED_PAGES = ["deaths:detail", "deaths:edit", "deaths:receive", "deaths:autopsy", "deaths:release"]
 
@@ -418,7 +419,10 @@ def test_release_the_body_once_and_print_the_form(morgue, client_for):
     morgue.recorded()
     morgue.signed()
     client = client_for(morgue.custodian)
-    assert client.get(url("deaths:release_form", investigation)).status_code == 404
+    # Before the release the form is blank, printed for the person collecting to sign; only morgue staff print it.
+    blank = pdf_text(client.get(url("deaths:release_form", investigation)).content)
+    assert "Body release form" in blank and "Identity document\n____" in blank and "Joe Doe" not in blank
+    assert client_for(morgue.officer).get(url("deaths:release_form", investigation)).status_code == 403
     response = client.post(url("deaths:release", investigation), release_payload(acknowledged=""))
     assert "must sign the release form first" in text(response)
     assert not BodyRelease.objects.exists()
@@ -430,7 +434,8 @@ def test_release_the_body_once_and_print_the_form(morgue, client_for):
     assert "was already released to Joe Doe" in text(again)
     assert BodyRelease.objects.count() == 1
     pdf = client.get(url("deaths:release_form", investigation))
-    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert pdf["Content-Type"] == "application/pdf" and "Released to\nJoe Doe (Funeral home)" in pdf_text(pdf.content)
+    assert client_for(morgue.officer).get(url("deaths:release_form", investigation)).status_code == 200
     page = text(client.get(url("deaths:detail", investigation)))
     assert 'data-stage="released"' in page and 'data-testid="release-form-link"' in page
 

@@ -31,6 +31,7 @@ from forensis.core.pdf import (
 from forensis.core.vocabulary import District, Sex
 from forensis.lab.models import RequestStatus
 from forensis.lab.results import describe_result, fields_for
+from forensis.reports.content import report_language
 from forensis.reports.documents import (
     amendment_section,
     choice_text,
@@ -41,7 +42,7 @@ from forensis.reports.documents import (
     verification_url,
 )
 
-from .models import AutopsyType, BodyRelease, Manner, Mechanism, Pregnancy
+from .models import AutopsyType, BodyReceiver, BodyRelease, DeathInvestigation, Manner, Mechanism, Pregnancy
 
 
 def _age(decedent: dict[str, Any]) -> str:
@@ -221,15 +222,20 @@ def render_death_certificate(content: dict[str, Any], content_hash_value: str) -
         return _render(content, content_hash_value, _("Cause-of-death certificate"), sections)
 
 
-def render_body_release_form(release: BodyRelease) -> bytes:
-    """The paper the person collecting the body signs: who, what, when, and both signatures."""
-    investigation = release.investigation
+#: What a blank release form leaves for the person collecting the body to write in by hand.
+BLANK = "_" * 40
+
+
+def _release_pairs(release: BodyRelease | None) -> list[tuple[str, str]]:
+    """Who took the body, as recorded; on a blank form, lines to fill in by hand."""
+    if release is None:
+        return [
+            (_("Released to"), f"{BLANK}  ☐ {BodyReceiver.FUNERAL_HOME.label}  ☐ {BodyReceiver.FAMILY.label}"),
+            (_("Funeral home or relationship"), BLANK),
+            (_("Identity document"), BLANK),
+        ]
     event = release.custody_event
-    pairs = [
-        (_("Death investigation"), investigation.number),
-        (_("Lab case number"), investigation.case.lab_number),
-        (_("Deceased"), investigation.decedent),
-        (_("Body"), investigation.body.label),
+    return [
         (_("Released to"), f"{release.receiver_name} ({release.get_receiver_kind_display()})"),
         (
             _("Funeral home") if release.organisation else _("Relationship"),
@@ -240,16 +246,29 @@ def render_body_release_form(release: BodyRelease) -> bytes:
         (_("Date and time"), timezone.localtime(release.released_at).strftime("%Y-%m-%d %H:%M")),
         (_("Custody record"), f"#{event.sequence} · {event.hash[:16]}"),
     ]
-    statement = _(
-        "I received the body described above from the medical examiner's office of %(lab)s and take responsibility "
-        "for it from the date and time above."
-    ) % {"lab": settings.FORENSIS_LAB_NAME}
-    story = [
-        title_block(_("Body release form"), _("Death investigation"), investigation.number),
-        Spacer(1, 4 * mm),
-        field_table(pairs, content_width()),
-        Spacer(1, 4 * mm),
-        para(statement),
-        signature_block(_("Person collecting the body"), _("Released by")),
-    ]
-    return build_document(story, title=_("Body release form"), reference=investigation.number)
+
+
+def render_body_release_form(investigation: DeathInvestigation, release: BodyRelease | None = None) -> bytes:
+    """The paper the person collecting the body signs, in the agency's report language: blank before the release
+    (printed for signing), or with the release as recorded."""
+    with translation.override(report_language(investigation.case)):
+        pairs = [
+            (_("Death investigation"), investigation.number),
+            (_("Lab case number"), investigation.case.lab_number),
+            (_("Deceased"), investigation.decedent),
+            (_("Body"), investigation.body.label),
+            *_release_pairs(release),
+        ]
+        statement = _(
+            "I received the body described above from the medical examiner's office of %(lab)s and take "
+            "responsibility for it from the date and time of my signature."
+        ) % {"lab": settings.FORENSIS_LAB_NAME}
+        story = [
+            title_block(_("Body release form"), _("Death investigation"), investigation.number),
+            Spacer(1, 4 * mm),
+            field_table(pairs, content_width()),
+            Spacer(1, 4 * mm),
+            para(statement),
+            signature_block(_("Person collecting the body"), _("Released by")),
+        ]
+        return build_document(story, title=_("Body release form"), reference=investigation.number)

@@ -259,7 +259,7 @@ class AutopsyRecord(models.Model):
     examination = models.OneToOneField("lab.Examination", on_delete=models.PROTECT, related_name="autopsy")
     performed_on = models.DateField(_("date of the autopsy"))
     type = models.CharField(_("type"), max_length=10, choices=AutopsyType.choices)
-    findings = models.TextField(_("summary of findings"))
+    findings = models.TextField(_("summary of findings"), blank=True)
     immediate_cause = models.CharField(_("immediate cause"), max_length=300, blank=True)
     immediate_icd10 = models.CharField(_("ICD-10"), max_length=8, blank=True)
     antecedent_cause = models.CharField(_("antecedent cause (due to)"), max_length=300, blank=True)

@@ -20,7 +20,7 @@ from forensis.evidence.models import SealStatus
 from . import services
 from .forms import ReceiveBodyForm, ReleaseBodyForm
 from .models import BodyRelease
-from .views import UNSIGNED, investigation_for
+from .views import investigation_for
 
 
 @login_required
@@ -94,7 +94,7 @@ def release(request, number: str):
             "investigation": investigation,
             "form": form,
             "release": BodyRelease.objects.filter(investigation=investigation).select_related("released_by").first(),
-            "signed": investigation.autopsy_status not in (None, *UNSIGNED),
+            "release_problem": services.release_problem(investigation),
         },
     )
 

@@ -107,8 +107,18 @@ def _age_group(investigation: DeathInvestigation) -> str:
     return AgeGroup.UNKNOWN
 
 
-def _validate(investigation: DeathInvestigation) -> None:
-    """Every rule of a death record, all problems at once (nothing is saved while one remains)."""
+#: The people named on a death record, and the role each must hold when named.
+NAMED_PEOPLE = (("pathologist", "medical_examiner"), ("scene_technician", "scene_technician"))
+
+
+def _validate(
+    investigation: DeathInvestigation, *, named: tuple[str, ...] = ("pathologist", "scene_technician")
+) -> None:
+    """Every rule of a death record, all problems at once (nothing is saved while one remains).
+
+    ``named``: the people fields to check for their role; a correction checks only the people it changes, so a
+    record whose pathologist has since left can still be corrected.
+    """
     errors: dict[str, list[str]] = defaultdict(list)
     now = timezone.now()
     if investigation.identified and not investigation.decedent_name.strip():
@@ -142,8 +152,8 @@ def _validate(investigation: DeathInvestigation) -> None:
             )
     if investigation.pregnancy in (Pregnancy.PREGNANT, Pregnancy.POSTPARTUM) and investigation.sex == "M":
         errors["pregnancy"].append(_("A pregnancy status applies to women and girls only."))
-    for name, role in (("pathologist", "medical_examiner"), ("scene_technician", "scene_technician")):
-        person = getattr(investigation, name)
+    for name, role in NAMED_PEOPLE:
+        person = getattr(investigation, name) if name in named else None
         if person is not None and (not person.is_active or not person.has_role(role)):
             errors[name].append(_("%(person)s does not hold that role.") % {"person": person})
     try:
@@ -297,8 +307,8 @@ def update_investigation(
     before = _snapshot(investigation)
     for name, value in fields.items():
         setattr(investigation, name, value)
-    _validate(investigation)
     after = _snapshot(investigation)
+    _validate(investigation, named=tuple(name for name, _role in NAMED_PEOPLE if after[name] != before[name]))
     if after == before:
         return investigation
     request = autopsy_request(investigation)
@@ -399,6 +409,17 @@ def receive_body(
     return request
 
 
+def release_problem(investigation: DeathInvestigation) -> str | None:
+    """Why the body may not leave the morgue yet, or None: it must be in, and its autopsy signed."""
+    request = autopsy_request(investigation)
+    if request is None:
+        return _("The body has not been received at the morgue.")
+    # Signed once is enough: an amendment reopening a released autopsy does not hold the body back.
+    if request.status in _AUTOPSY_UNSIGNED and not request.reports.exists():
+        return _("The autopsy is not signed yet: the body stays until the pathologist signs it.")
+    return None
+
+
 @transaction.atomic
 def release_body(
     actor: User,
@@ -445,11 +466,9 @@ def release_body(
         errors["acknowledged"].append(_("The person collecting must sign the release form first."))
     if errors:
         raise ValidationError(dict(errors))
-    request = autopsy_request(investigation)
-    if request is None:
-        raise ValidationError(_("The body has not been received at the morgue."))
-    if request.status in _AUTOPSY_UNSIGNED:
-        raise ValidationError(_("The autopsy is not signed yet: the body stays until the pathologist signs it."))
+    problem = release_problem(investigation)
+    if problem:
+        raise ValidationError(problem)
     body = evidence_services.locked_items([investigation.body])[0]
     evidence_services.check_handling(actor, [body])
     receiver = receiver_name.strip()

@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.forms.models import model_to_dict
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -42,8 +41,6 @@ from .tables import DeathTable, PendingTable, manner_badge, stage_badge
 VIEW = "deaths.view_deathinvestigation"
 ADD = "deaths.add_deathinvestigation"
 CHANGE = "deaths.change_deathinvestigation"
-#: Request statuses in which the pathologist has not signed the autopsy yet (the body stays).
-UNSIGNED = (RequestStatus.REQUESTED, RequestStatus.ASSIGNED, RequestStatus.IN_PROGRESS)
 #: The lines of Part I of the cause of death, as the certificate names them.
 CAUSE_LINES = {
     "immediate": _lazy("(a) Immediate cause"),
@@ -282,23 +279,26 @@ def death_detail(request, number: str):
             and body.status not in FINAL_STATUSES,
             "can_start": is_pathologist and status == RequestStatus.ASSIGNED,
             "can_record": is_pathologist and status == RequestStatus.IN_PROGRESS,
-            "can_release": user.has_perm("deaths.release_body") and release is None and status not in (None, *UNSIGNED),
+            "can_release": user.has_perm("deaths.release_body")
+            and release is None
+            and services.release_problem(investigation) is None,
         },
     )
 
 
 @login_required
 def release_form_pdf(request, number: str):
-    """The body release form the person collecting the body signs (there is none before the release)."""
+    """The body release form: blank for the person collecting to fill in and sign before the release is recorded
+    (for morgue staff), then filled in with the recorded release."""
     investigation = investigation_for(request, number)
     release = (
         BodyRelease.objects.filter(investigation=investigation)
         .select_related("investigation__case", "investigation__body", "released_by", "custody_event")
         .first()
     )
-    if release is None:
-        raise Http404(_("The body has not been released."))
-    return pdf_response(render_body_release_form(release), f"{investigation.number}-body-release.pdf")
+    if release is None and not request.user.has_perm("deaths.release_body"):
+        raise PermissionDenied
+    return pdf_response(render_body_release_form(investigation, release), f"{investigation.number}-body-release.pdf")
 
 
 urlpatterns = [

@@ -18,6 +18,12 @@ from forensis.accounts.roles import Role
 from forensis.lab.models import Result, ServiceRequest, SignatureMeaning
 
 
+def report_language(case) -> str:
+    """The language the case's agency receives its reports in (a language the laboratory offers)."""
+    language = case.agency.report_language
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 

@@ -30,7 +30,7 @@ from forensis.core.notifications import notify
 from forensis.lab import services as lab_services
 from forensis.lab.models import RequestStatus, ServiceRequest
 
-from .content import content_hash
+from .content import content_hash, report_language
 from .kinds import KINDS, kinds_for
 from .models import Amendment, CaseContact, ContactRole, Report, ReportKind, ReportVersion
 from .signing import SigningKeyMissing, check_signature, sign_pdf
@@ -46,12 +46,6 @@ MAX_VERIFY_BYTES = 50 * 1024 * 1024
 
 def _report_number(moment: datetime) -> str:
     return yearly_number(f"{settings.FORENSIS_CASE_PREFIX}-R", "report", moment)
-
-
-def report_language(case: Case) -> str:
-    """The language the case's agency receives its reports in (a language the laboratory offers)."""
-    language = case.agency.report_language
-    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 @transaction.atomic

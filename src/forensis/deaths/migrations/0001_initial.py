@@ -90,7 +90,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('performed_on', models.DateField(verbose_name='date of the autopsy')),
                 ('type', models.CharField(choices=[('full', 'Full autopsy'), ('external', 'External examination only')], max_length=10, verbose_name='type')),
-                ('findings', models.TextField(verbose_name='summary of findings')),
+                ('findings', models.TextField(blank=True, verbose_name='summary of findings')),
                 ('immediate_cause', models.CharField(blank=True, max_length=300, verbose_name='immediate cause')),
                 ('immediate_icd10', models.CharField(blank=True, max_length=8, verbose_name='ICD-10')),
                 ('antecedent_cause', models.CharField(blank=True, max_length=300, verbose_name='antecedent cause (due to)')),
