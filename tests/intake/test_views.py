@@ -86,6 +86,8 @@ def test_add_item_button_keeps_what_was_typed(officer_client):
     assert response.url == f"{url}?add=item"
     page = officer_client.get(response.url).content.decode()
     assert page.count('data-testid="item-row"') == 3 and "Red blouse" in page
+    # A body is logged as a death investigation; an agency never submits one as an item.
+    assert 'value="clothing"' in page and 'value="body"' not in page
 
 
 def test_submit_with_a_future_date_shows_the_error_and_stays_draft(officer_client):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from forensis.core.forms import BootstrapForm
 from forensis.core.vocabulary import District, Sex
@@ -78,7 +79,7 @@ class DeathFilter(django_filters.FilterSet):
     manner = django_filters.ChoiceFilter(choices=Manner.choices, label=_("Manner of death"), method="by_manner")
     stage = django_filters.ChoiceFilter(choices=STAGES, label=_("Stage"))
     month_from = month_filter("gte", _("Month of death from"))
-    month_to = month_filter("lte", _("to"))
+    month_to = month_filter("lte", pgettext_lazy("end of a date range", "to"))
 
     class Meta:
         model = DeathInvestigation

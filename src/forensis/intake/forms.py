@@ -56,14 +56,21 @@ class PersonForm(BootstrapFormMixin, forms.ModelForm):
         fields = ["role", "name", "sex", "age", "date_of_birth", "relationship_to_victim"]
 
 
-class ItemForm(BootstrapFormMixin, forms.ModelForm):
+class SubmittedTypeMixin:
+    """An item's type among those an agency submits (a body is logged as a death investigation instead)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [("", "---------"), *SUBMITTED_TYPES]
+
+
+class ItemForm(SubmittedTypeMixin, BootstrapFormMixin, forms.ModelForm):
     disciplines = forms.ModelMultipleChoiceField(
         label=_("Requested examinations"),
         queryset=Discipline.objects.filter(is_active=True),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    type = forms.ChoiceField(label=_("Type"), choices=SUBMITTED_TYPES)
     collected_at = forms.DateTimeField(label=_("Collected"), required=False, widget=DATETIME_INPUT)
 
     class Meta:
@@ -139,14 +146,13 @@ class KitForm(BootstrapFormMixin, forms.ModelForm):
         fields = ["name", "description", "is_active"]
 
 
-class KitItemForm(BootstrapFormMixin, forms.ModelForm):
+class KitItemForm(SubmittedTypeMixin, BootstrapFormMixin, forms.ModelForm):
     disciplines = forms.ModelMultipleChoiceField(
         label=_("Requested examinations"),
         queryset=Discipline.objects.filter(is_active=True),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    type = forms.ChoiceField(label=_("Type"), choices=SUBMITTED_TYPES)
 
     class Meta:
         model = KitItem

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from forensis.core.filters import date_filter
 from forensis.core.forms import BootstrapForm
@@ -16,7 +17,7 @@ class ReportFilter(django_filters.FilterSet):
         field_name="request__discipline", queryset=Discipline.objects.all(), label=_("Discipline")
     )
     since = date_filter("latest_issued", "gte", _("Issued from"))
-    until = date_filter("latest_issued", "lte", _("to"))
+    until = date_filter("latest_issued", "lte", pgettext_lazy("end of a date range", "to"))
 
     class Meta:
         model = Report
