@@ -10,7 +10,7 @@ from django.utils import timezone
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
 from forensis.cases.models import Case
-from forensis.deaths import services
+from forensis.deaths import body_custody, services
 from forensis.deaths.models import AutopsyRecord, BodyRelease, DeathInvestigation
 from forensis.evidence.models import CustodyEvent, Item, LocationKind
 from forensis.evidence.services import save_location
@@ -114,7 +114,7 @@ class Morgue:
     def received(self) -> ServiceRequest:
         if self.investigation is None:
             self.logged()
-        return services.receive_body(
+        return body_custody.receive_body(
             self.pathologist,
             self.investigation,
             handed_over_by=self.scenetech,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forensis.deaths import services
+from forensis.deaths import body_custody
 from forensis.evidence.models import Purpose
 from forensis.evidence.services import gap_check, verify_ledger
 
@@ -10,7 +10,7 @@ from forensis.evidence.services import gap_check, verify_ledger
 def test_a_body_ledger_from_scene_to_release_passes_the_custody_checks(morgue):
     morgue.recorded()
     morgue.signed()
-    services.release_body(
+    body_custody.release_body(
         morgue.pathologist,
         morgue.reload(),
         receiver_kind="family",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from forensis.accounts import services as accounts
 from forensis.core.pdf import local_time
-from forensis.deaths import services
+from forensis.deaths import body_custody
 from forensis.deaths.content import autopsy_content, certificate_content
 from forensis.deaths.documents import render_body_release_form
 from forensis.reports.content import content_hash
@@ -170,7 +170,7 @@ def test_reports_for_a_spanish_speaking_agency_are_in_spanish(morgue, officer):
 def test_body_release_form_names_the_receiver_and_the_body(morgue):
     morgue.recorded()
     morgue.signed()
-    release = services.release_body(
+    release = body_custody.release_body(
         morgue.custodian,
         morgue.reload(),
         receiver_kind="funeral_home",

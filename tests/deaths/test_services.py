@@ -12,7 +12,7 @@ from django.utils import timezone
 from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
-from forensis.deaths import services
+from forensis.deaths import body_custody, services
 from forensis.deaths.models import AutopsyRecord, BodyRelease, DeathInvestigation
 from forensis.evidence import services as evidence_services
 from forensis.evidence.models import ItemStatus, LocationKind, Purpose, StorageLocation
@@ -314,7 +314,7 @@ def receive(morgue, **overrides):
         "location": morgue.cold_room,
         **overrides,
     }
-    return services.receive_body(morgue.pathologist, morgue.reload(), **arguments)
+    return body_custody.receive_body(morgue.pathologist, morgue.reload(), **arguments)
 
 
 def test_the_holder_must_hand_the_body_over_and_confirm(morgue):
@@ -356,7 +356,7 @@ def test_only_the_morgue_receives_bodies(morgue):
     morgue.logged()
     before = counts()
     with pytest.raises(PermissionDenied):
-        services.receive_body(
+        body_custody.receive_body(
             morgue.lab.analyst,
             morgue.investigation,
             handed_over_by=morgue.scenetech,
@@ -595,7 +595,7 @@ def test_only_the_pathologist_takes_samples(morgue):
 
 
 def release(morgue, actor=None, **overrides):
-    return services.release_body(actor or morgue.custodian, morgue.reload(), **{**FUNERAL_HOME, **overrides})
+    return body_custody.release_body(actor or morgue.custodian, morgue.reload(), **{**FUNERAL_HOME, **overrides})
 
 
 def test_the_body_stays_until_the_autopsy_is_signed(morgue):

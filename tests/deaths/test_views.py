@@ -14,7 +14,7 @@ from django.utils import timezone
 from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
 from forensis.cases.models import Case
-from forensis.deaths import services
+from forensis.deaths import body_custody, services
 from forensis.deaths.models import FRAMEWORK_INDICATORS, AutopsyRecord, BodyRelease, DeathInvestigation
 from forensis.evidence.models import CustodyEvent, Item
 from forensis.lab.models import RequestStatus, ServiceRequest
@@ -143,7 +143,7 @@ def test_statistician_sees_no_death(morgue, client_for, statistician):
     investigation = morgue.logged()
     morgue.recorded()
     morgue.released()
-    services.release_body(
+    body_custody.release_body(
         morgue.custodian,
         morgue.reload(),
         receiver_kind="family",
@@ -163,7 +163,7 @@ def test_another_agency_gets_404_and_its_lists_stay_empty(morgue, client_for, ot
     investigation = morgue.logged()
     morgue.recorded()
     morgue.released()
-    services.release_body(
+    body_custody.release_body(
         morgue.custodian,
         morgue.reload(),
         receiver_kind="funeral_home",

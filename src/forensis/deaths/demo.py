@@ -27,7 +27,7 @@ from forensis.evidence.models import ItemType, SealStatus, StorageLocation
 from forensis.lab import services as lab_services
 from forensis.lab.models import Discipline, Method
 
-from . import services
+from . import body_custody, services
 from .models import DeathInvestigation
 
 
@@ -45,7 +45,7 @@ def seed_deaths(cold_room: StorageLocation) -> list[DeathInvestigation]:
 
     def receive(investigation: DeathInvestigation, pathologist: User, condition: str):
         """The pathologist receives the body from the scene technician, who confirms in person."""
-        return services.receive_body(
+        return body_custody.receive_body(
             pathologist,
             investigation,
             handed_over_by=scenetech,

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from forensis.core.services import call_with_form_errors
 from forensis.evidence.models import SealStatus
 
-from . import services
+from . import body_custody
 from .forms import ReceiveBodyForm, ReleaseBodyForm
 from .models import BodyRelease
 from .views import investigation_for
@@ -48,7 +48,7 @@ def receive(request, number: str):
         else:
             created = call_with_form_errors(
                 form,
-                services.receive_body,
+                body_custody.receive_body,
                 request.user,
                 investigation,
                 handed_over_by=giver,
@@ -78,7 +78,7 @@ def release(request, number: str):
     form = ReleaseBodyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         released = call_with_form_errors(
-            form, services.release_body, request.user, investigation, **form.release_arguments()
+            form, body_custody.release_body, request.user, investigation, **form.release_arguments()
         )
         if released is not None:
             messages.success(
@@ -94,7 +94,7 @@ def release(request, number: str):
             "investigation": investigation,
             "form": form,
             "release": BodyRelease.objects.filter(investigation=investigation).select_related("released_by").first(),
-            "release_problem": services.release_problem(investigation),
+            "release_problem": body_custody.release_problem(investigation),
         },
     )
 

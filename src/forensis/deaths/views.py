@@ -31,7 +31,7 @@ from forensis.lab.results import describe_result, fields_for
 from forensis.lab.services import AUTOPSY_DISCIPLINE
 from forensis.reports.models import Report
 
-from . import services
+from . import body_custody, services
 from .documents import render_body_release_form
 from .filters import IN_REVIEW, STAGES, DeathFilter, with_stage
 from .forms import EditInvestigationForm, LogDeathForm
@@ -281,7 +281,7 @@ def death_detail(request, number: str):
             "can_record": is_pathologist and status == RequestStatus.IN_PROGRESS,
             "can_release": user.has_perm("deaths.release_body")
             and release is None
-            and services.release_problem(investigation) is None,
+            and body_custody.release_problem(investigation) is None,
         },
     )
 
