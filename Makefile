@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/forensis
 
 export FORENSIS_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test test-postgres test-e2e lint bench bench-quick chromium install install-dev clean messages
+.PHONY: run test test-postgres test-e2e lint bench bench-quick chromium mdbtools install install-dev clean messages
 
 ## make run: set up, migrate, load demo data when empty, serve on http://127.0.0.1:8000
 run: install
@@ -18,19 +18,19 @@ run: install
 	FORENSIS_DEFER_MFA_ENROLMENT=$${FORENSIS_DEFER_MFA_ENROLMENT:-1} $(BIN)/forensis serve
 
 ## make test: the whole suite on SQLite (lint, migrations check, unit, API and browser tests)
-test: install-dev chromium
+test: install-dev chromium mdbtools
 	$(BIN)/forensis compilemessages
 	$(BIN)/ruff check src tests bench
 	$(BIN)/forensis makemigrations --check --dry-run
 	FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
 
 ## make test-postgres: the same suite on PostgreSQL (DATABASE_URL, default $(PG_URL))
-test-postgres: install-dev chromium
+test-postgres: install-dev chromium mdbtools
 	$(BIN)/forensis compilemessages
 	FORENSIS_DATA_DIR=$(CURDIR)/var/test DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/pytest $(PYTEST_ARGS)
 
 ## make test-e2e: only the browser tests (headless chromium)
-test-e2e: install-dev chromium
+test-e2e: install-dev chromium mdbtools
 	$(BIN)/forensis compilemessages
 	FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
@@ -68,6 +68,10 @@ $(VENV)/.installed-dev: pyproject.toml
 ## Debian's chromium for the browser tests (Playwright cannot download its own browsers here)
 chromium:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
+
+## Debian's mdbtools: mdb-export reads Access files for the legacy import
+mdbtools:
+	@command -v mdb-export >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mdbtools)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
