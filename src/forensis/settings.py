@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "forensis.lab",
     "forensis.reports",
     "forensis.deaths",
+    "forensis.legacy",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
 from forensis.core import iccs
+from forensis.core.models import Migrated
 from forensis.core.vocabulary import District, Sex
 
 
@@ -32,7 +33,7 @@ class Incident(models.Model):
         return ", ".join(part for part in (self.address, self.town, self.get_district_display()) if part)
 
 
-class Case(Incident):
+class Case(Incident, Migrated):
     """A laboratory case: created when the first submission for an agency case is received."""
 
     lab_number = models.CharField(_("lab case number"), max_length=32, unique=True)
@@ -53,6 +54,7 @@ class Case(Incident):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         indexes = [models.Index(fields=["agency", "agency_case_number"])]
+        constraints = [Migrated.legacy_constraint("unique_case_legacy_id")]
 
     def __str__(self) -> str:
         return self.lab_number
@@ -86,7 +88,7 @@ class Relationship(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
-class Person(models.Model):
+class Person(Migrated):
     """A person involved, first named on a submission; joins the case when the submission is received."""
 
     submission = models.ForeignKey(
@@ -106,6 +108,7 @@ class Person(models.Model):
         ordering = ["pk"]
         verbose_name = _("person")
         verbose_name_plural = _("people")
+        constraints = [Migrated.legacy_constraint("unique_person_legacy_id")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_role_display()})"

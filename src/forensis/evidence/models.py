@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from forensis.accounts.scoping import scoped_by
 from forensis.core.files import StoredFile
+from forensis.core.models import Migrated
 
 
 class ItemType(models.TextChoices):
@@ -98,7 +99,7 @@ class DescribedItem(models.Model):
         abstract = True
 
 
-class Item(DescribedItem):
+class Item(DescribedItem, Migrated):
     """A piece of evidence with a number people read and print: ``LAB-NUMBER/NN`` (sub-items ``/NN.M``)."""
 
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="items")
@@ -161,6 +162,7 @@ class Item(DescribedItem):
             models.UniqueConstraint(
                 fields=["case", "number"], condition=models.Q(sub_number__isnull=True), name="unique_item_number"
             ),
+            Migrated.legacy_constraint("unique_item_legacy_id"),
         ]
 
     def __str__(self) -> str:

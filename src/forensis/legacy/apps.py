@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LegacyConfig(AppConfig):
+    name = "forensis.legacy"
+    label = "legacy"
+    verbose_name = _("Legacy import")
