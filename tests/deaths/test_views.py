@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
+from forensis.audit.models import AuditEvent
 from forensis.cases.models import Case
 from forensis.deaths import body_custody, services
 from forensis.deaths.models import FRAMEWORK_INDICATORS, AutopsyRecord, BodyRelease, DeathInvestigation
@@ -176,6 +177,10 @@ def test_another_agency_gets_404_and_its_lists_stay_empty(morgue, client_for, ot
     for name in [*NUMBERED_PAGES, "deaths:release_form"]:
         assert other.get(url(name, investigation)).status_code == 404, name
     assert other.post(url("deaths:autopsy", investigation), {"action": "autopsy"}).status_code == 404
+    for name in ("deaths:edit", "deaths:receive", "deaths:release"):
+        assert other.post(url(name, investigation), {"nationality": "X", "reason": "x"}).status_code == 404, name
+    assert DeathInvestigation.objects.get().nationality == "Belizean"
+    assert BodyRelease.objects.get().receiver_name == "Joe Doe"
     assert investigation.number not in other.get(url("deaths:list")).content.decode()
     assert investigation.number not in other.get(url("deaths:pending")).content.decode()
 
@@ -185,6 +190,9 @@ def test_another_agency_gets_404_and_its_lists_stay_empty(morgue, client_for, ot
     detail = own.get(url("deaths:detail", investigation))
     page = detail.content.decode()
     assert detail.status_code == 200 and "Jane Roe" in page
+    # A read of a death record by someone outside the laboratory is logged; the other agency's 404s are not reads.
+    reads = AuditEvent.objects.filter(action="death.viewed")
+    assert list(reads.values_list("actor_username", "object_id")) == [("officer", str(investigation.pk))]
     assert 'data-testid="edit-link"' not in page and 'data-testid="release-link"' not in page
     assert own.get(url("deaths:edit", investigation)).status_code == 403
 

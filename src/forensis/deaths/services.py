@@ -171,6 +171,12 @@ def visible_investigations(user: User) -> QuerySet[DeathInvestigation]:
     return DeathInvestigation.objects.visible_to(user).select_related("case", "case__agency", "body")
 
 
+def record_read(user: User, investigation: DeathInvestigation) -> None:
+    """Log a read of a death record by someone outside the laboratory (CJIS: reads of case data are logged)."""
+    if not user.is_laboratory_staff:
+        record("death.viewed", actor=user, obj=investigation)
+
+
 def autopsy_request(investigation: DeathInvestigation) -> ServiceRequest | None:
     """The pathology request on the body (created when the body is received at the morgue)."""
     return (

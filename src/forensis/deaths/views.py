@@ -21,7 +21,6 @@ from django_tables2 import RequestConfig
 
 from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
-from forensis.audit.services import record
 from forensis.core import icd10
 from forensis.core.services import call_with_form_errors
 from forensis.evidence.models import FINAL_STATUSES
@@ -185,7 +184,7 @@ def stage_steps(investigation: DeathInvestigation) -> list[dict]:
     }
     steps = []
     for number, (code, label) in enumerate(STAGES, start=1):
-        state = "current" if code == investigation.stage else "done" if done[code] else "todo"
+        state = "current" if code == investigation.stage else "done" if done[code] else "upcoming"
         steps.append({"code": code, "label": label, "state": state, "number": number})
     return steps
 
@@ -234,8 +233,7 @@ def _framework(investigation: DeathInvestigation) -> list[dict]:
 def death_detail(request, number: str):
     investigation = investigation_for(request, number)
     user = request.user
-    if not user.is_laboratory_staff:
-        record("death.viewed", actor=user, obj=investigation)
+    services.record_read(user, investigation)
     service_request = services.autopsy_request(investigation)
     status = service_request.status if service_request else None
     autopsy = getattr(investigation, "autopsy", None)

@@ -679,15 +679,15 @@ class Importer:
     def _plan(self, entity: str, keys: list[str]) -> tuple[list[str], dict[str, services.Known]]:
         """Which of ``keys`` are new or changed since their last import (the rest are unchanged)."""
         known = services.fingerprints(self.source_name, entity, keys)
-        todo = []
+        to_save = []
         for key in keys:
             legacy = known.get(key)
             if legacy is None or legacy.fingerprint != fingerprint(self.held[entity][key].text):
-                todo.append(key)
+                to_save.append(key)
             else:
                 self.stats[entity].unchanged += 1
                 self.saved[entity].add(key)
-        return todo, known
+        return to_save, known
 
     def _outcome(self, entity: str, outcome: MigrationOutcome, known: dict[str, services.Known]) -> None:
         """Count what a service did, reject what it refused, remember the fingerprints of what it saved."""
@@ -712,20 +712,20 @@ class Importer:
         result_keys = [key for item in item_keys for key in self.children["results"].get(item, ())]
         location_keys = [key for item in item_keys for key in self.children["locations"].get(item, ())]
 
-        cases_todo, cases_known = self._plan("cases", case_keys)
-        people_todo, people_known = self._plan("people", person_keys)
-        new_cases = [self._migrated_case(key) for key in cases_todo]
-        new_people = [self._migrated_person(key) for key in people_todo]
+        cases_to_save, cases_known = self._plan("cases", case_keys)
+        people_to_save, people_known = self._plan("people", person_keys)
+        new_cases = [self._migrated_case(key) for key in cases_to_save]
+        new_people = [self._migrated_person(key) for key in people_to_save]
         if new_cases or new_people:
             outcomes = migrate_cases(self.actor, self.batch, new_cases, new_people)
             self._outcome("cases", outcomes["cases"], cases_known)
             self._outcome("people", outcomes["people"], people_known)
         case_pks = self._pks(Case, case_keys)
 
-        items_todo, items_known = self._plan("items", item_keys)
+        items_to_save, items_known = self._plan("items", item_keys)
         location_of = {json.loads(self.held["locations"][key].text)["_item"]: key for key in location_keys}
-        locations_todo, locations_known = self._plan("locations", location_keys)
-        for key in locations_todo:
+        locations_to_save, locations_known = self._plan("locations", location_keys)
+        for key in locations_to_save:
             item = json.loads(self.held["locations"][key].text)["_item"]
             if item in items_known:  # the item was imported before: its ledger is never rewritten
                 reason = _(
@@ -733,11 +733,11 @@ class Importer:
                     "custody events are never rewritten: record a move in Forensis instead"
                 ) % {"item": item}
                 self._reject_key("locations", key, [_Problem("ledger_not_rewritten", "", key, reason)])
-        if items_todo:
+        if items_to_save:
             outcome = migrate_items(
                 self.actor,
                 self.batch,
-                [self._migrated_item(key, case_pks, location_of.get(key)) for key in items_todo],
+                [self._migrated_item(key, case_pks, location_of.get(key)) for key in items_to_save],
             )
             self._outcome("items", outcome, items_known)
             created_locations = {location_of[key]: pk for key, pk in outcome.created.items() if key in location_of}
@@ -751,10 +751,10 @@ class Importer:
                 self._outcome("locations", location_outcome, locations_known)
         item_pks = self._pks(Item, item_keys)
 
-        results_todo, results_known = self._plan("results", result_keys)
-        if results_todo:
+        results_to_save, results_known = self._plan("results", result_keys)
+        if results_to_save:
             outcome = services.migrate_results(
-                self.actor, self.batch, [self._migrated_result(key, case_pks, item_pks) for key in results_todo]
+                self.actor, self.batch, [self._migrated_result(key, case_pks, item_pks) for key in results_to_save]
             )
             self._outcome("results", outcome, results_known)
 
