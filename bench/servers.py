@@ -203,7 +203,7 @@ def forensis_site(engine: str, workers: int) -> Iterator[Site]:
         _run_setup([*forensis, "seed-demo"], env)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        argv = [*forensis, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        argv = [*forensis, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--no-task-worker"]
         log_path = data_dir / "serve.log"
         stack.enter_context(serve("forensis serve", argv, env, f"{base_url}/healthz", log_path))
         yield Site(base_url=base_url, data_dir=data_dir, database_url=database_url, log_path=log_path)

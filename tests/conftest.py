@@ -21,6 +21,12 @@ def fast_password_hashing(settings, request):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", ARGON2]
 
 
+@pytest.fixture(autouse=True)
+def tasks_run_at_once(settings):
+    """Background tasks run in the test's own process as soon as they are queued (no worker to wait for)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def laboratory_signing_key():
     """Reports are signed at release: a demo key pair at the configured paths (made once, kept in var/test)."""

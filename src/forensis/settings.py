@@ -145,7 +145,13 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
 ]
+
+# Background work (the legacy import started from its page) is queued in the database and run by the worker
+# that ``forensis serve`` starts beside gunicorn (``forensis db_worker`` runs one on its own).
+TASKS = {"default": {"BACKEND": os.environ.get("FORENSIS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -245,6 +251,8 @@ FORENSIS_LAB_NAME = os.environ.get("FORENSIS_LAB_NAME", "National Forensic Scien
 # The letterhead of reports: address lines (separated by "|") and a logo (PNG or JPEG file).
 FORENSIS_LAB_ADDRESS = os.environ.get("FORENSIS_LAB_ADDRESS", "Ladyville, Belize District, Belize")
 FORENSIS_LAB_LOGO = os.environ.get("FORENSIS_LAB_LOGO", "")
+#: The most one upload of legacy files (mapping and sources together) may weigh, in megabytes.
+FORENSIS_LEGACY_UPLOAD_MB = _env_int("FORENSIS_LEGACY_UPLOAD_MB", 2048)
 # The laboratory's signing key and certificate (PEM) for PAdES signatures on reports. `forensis signing-key
 # --self-signed` writes a demo pair to these paths; in production point them at the laboratory's real ones.
 FORENSIS_SIGNING_KEY = Path(os.environ.get("FORENSIS_SIGNING_KEY", "") or DATA_DIR / "signing" / "key.pem")

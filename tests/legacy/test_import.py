@@ -299,8 +299,8 @@ def test_an_import_killed_half_way_and_run_again_ends_as_an_uninterrupted_one(im
         run(sample_mapping, importer, tmp_path, "killed", chunk_size=5, after_chunk=kill)
     assert Case.objects.filter(legacy_source=SOURCE).count() == 5  # the first chunk committed, whole
     killed = ImportBatch.objects.get(status=BatchStatus.FAILED)
-    # kill -9 leaves no time to write anything: the batch stays "running".
-    ImportBatch.objects.filter(pk=killed.pk).update(status=BatchStatus.RUNNING, error="")
+    # kill -9 leaves no time to write anything: the batch stays "running", its process gone.
+    ImportBatch.objects.filter(pk=killed.pk).update(status=BatchStatus.RUNNING, error="", pid=2**22 + 12345)
 
     again = run(sample_mapping, importer, tmp_path, "again", chunk_size=5)
 

@@ -28,6 +28,7 @@ class Entity(models.TextChoices):
 
 
 class BatchStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     COMPLETED = "completed", _("Completed")
     FAILED = "failed", _("Failed")
@@ -35,7 +36,9 @@ class BatchStatus(models.TextChoices):
 
 
 class ImportBatch(models.Model):
-    """One run of ``forensis import-legacy`` (dry runs included): who ran which mapping, when, with what outcome."""
+    """One run of an import (dry runs included), from the command line or the administrator's page: who ran which
+    mapping, when, with what outcome. A run started on the page is "queued" until the background worker takes it.
+    """
 
     number = models.CharField(_("import number"), max_length=32, unique=True)
     source_name = models.CharField(_("legacy source"), max_length=64, db_index=True)
@@ -55,6 +58,12 @@ class ImportBatch(models.Model):
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     report_dir = models.CharField(_("report folder"), max_length=500, blank=True)
     error = models.TextField(_("error"), blank=True)
+    #: Where the page stored the uploaded mapping and source files (blank for a run from the command line).
+    upload_dir = models.CharField(_("upload folder"), max_length=500, blank=True)
+    #: How far a running import is: {"stage": "cases" | … | "saving", "done": n, "total": n or null}.
+    progress = models.JSONField(_("progress"), default=dict, blank=True)
+    #: The process running it: a batch "running" whose process is gone was interrupted (killed, power cut).
+    pid = models.PositiveIntegerField(_("process"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -28,16 +28,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from forensis.accounts.models import Agency, User
-from forensis.accounts.roles import Role
 from forensis.cases.models import Case, Person, PersonRole
 from forensis.cases.services import MigratedCase, MigratedPerson, migrate_cases
 from forensis.core import iccs
@@ -162,16 +161,17 @@ def run_import(
     progress: Progress | None = None,
     chunk_size: int = 500,
     after_chunk: AfterChunk | None = None,
+    queued: ImportBatch | None = None,
 ) -> ImportBatch:
     """Import what ``mapping`` describes; returns the finished batch (its ``counts`` hold the summary).
 
     ``progress(stage, done, total)`` is called as rows are read and cases saved; ``after_chunk(index, cases
-    saved)`` after each chunk has committed (tests use it to stop an import half way). MappingError and
+    saved)`` after each chunk has committed (tests use it to stop an import half way). ``queued`` is the batch
+    the administrator's page queued for this run (its progress is then stored on it). MappingError and
     SourceError from the mapping or the source propagate, as does any other error, after the batch is marked
     failed; a batch still "running" from a process that was killed is marked interrupted first.
     """
-    if not (actor.is_active and (actor.is_superuser or actor.has_role(Role.ADMINISTRATOR))):
-        raise PermissionDenied(_("Only an administrator may import legacy data."))
+    services.check_may_import(actor)
     services.mark_interrupted()
     batch = services.start_batch(
         actor,
@@ -180,7 +180,10 @@ def run_import(
         mapping_text=_read_text(mapping.path),
         dry_run=dry_run,
         limit=limit,
+        queued=queued,
     )
+    if queued is not None:
+        progress = _stored_progress(batch, progress)
     importer = Importer(mapping, batch, actor, dry_run=dry_run, limit=limit, chunk_size=chunk_size, progress=progress)
     try:
         with open_source(mapping.source) as source:
@@ -198,6 +201,21 @@ def run_import(
     batch.counts = counts
     write_reports(batch, importer.rejections, reconciliation, folder)
     return services.finish_batch(actor, batch, status=BatchStatus.COMPLETED, counts=counts, report_dir=str(folder))
+
+
+def _stored_progress(batch: ImportBatch, also: Progress | None) -> Progress:
+    """Progress kept on the batch for its page: at most one write a second, and always the last of a stage."""
+    last = {"at": 0.0}
+
+    def report(stage: str, done: int, total: int | None) -> None:
+        now = monotonic()
+        if now - last["at"] >= 1 or done == total:
+            last["at"] = now
+            services.record_progress(batch, stage, done, total)
+        if also:
+            also(stage, done, total)
+
+    return report
 
 
 def _read_text(path: Path) -> str:

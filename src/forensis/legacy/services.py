@@ -6,18 +6,26 @@ Cases, people and items are written by their owning apps (``cases.services.migra
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import NamedTuple
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from forensis.accounts.models import User
+from forensis.accounts.roles import Role
 from forensis.audit.services import record
 from forensis.core.models import MigrationOutcome, in_chunks, migrated_objects, yearly_number
 
@@ -26,16 +34,27 @@ from .models import BatchStatus, ImportBatch, LegacyRecord, LegacyResult, Reject
 # --- batches --------------------------------------------------------------------------------------
 
 
-def mark_interrupted(source_name: str | None = None) -> list[str]:
-    """Batches still "running" belong to a process that died (killed, power cut): mark them interrupted.
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def mark_interrupted() -> list[str]:
+    """Batches "running" whose process is gone were killed (or the machine stopped): mark them interrupted.
 
     Each chunk of an import commits on its own, so what such a run saved is whole; running the same import
-    again completes it. Returns the numbers of the batches marked.
+    again completes it. Imports run on the machine that serves Forensis, so a process number that no longer
+    exists here means the run died. Returns the numbers of the batches marked.
     """
-    stale = ImportBatch.objects.filter(status=BatchStatus.RUNNING)
-    if source_name:
-        stale = stale.filter(source_name=source_name)
-    numbers = list(stale.values_list("number", flat=True))
+    running = ImportBatch.objects.filter(status=BatchStatus.RUNNING).values_list("number", "pid")
+    numbers = [number for number, pid in running if not _process_alive(pid)]
     if numbers:
         ImportBatch.objects.filter(number__in=numbers).update(
             status=BatchStatus.INTERRUPTED,
@@ -44,6 +63,11 @@ def mark_interrupted(source_name: str | None = None) -> list[str]:
         for number in numbers:
             record("legacy.import_interrupted", object_type="legacy.importbatch", object_repr=number)
     return numbers
+
+
+def check_may_import(actor: User) -> None:
+    if not (actor.is_active and (actor.is_superuser or actor.has_role(Role.ADMINISTRATOR))):
+        raise PermissionDenied(_("Only an administrator may import legacy data."))
 
 
 @transaction.atomic
@@ -55,24 +79,165 @@ def start_batch(
     mapping_text: str,
     dry_run: bool = False,
     limit: int | None = None,
+    queued: ImportBatch | None = None,
 ) -> ImportBatch:
+    """Open the batch of a run starting now in this process (or take over ``queued``, a batch the page queued)."""
     now = timezone.now()
-    batch = ImportBatch.objects.create(
-        number=yearly_number("IMP", "legacy-import", now),
-        source_name=source_name,
-        mapping_name=mapping_name,
-        mapping_text=mapping_text,
-        started_by=actor,
-        started_at=now,
-        dry_run=dry_run,
-        limit=limit,
-    )
+    if queued is not None:
+        batch = queued
+        batch.status, batch.started_at, batch.pid, batch.progress = BatchStatus.RUNNING, now, os.getpid(), {}
+        batch.save(update_fields=["status", "started_at", "pid", "progress"])
+    else:
+        batch = ImportBatch.objects.create(
+            number=yearly_number("IMP", "legacy-import", now),
+            source_name=source_name,
+            mapping_name=mapping_name,
+            mapping_text=mapping_text,
+            started_by=actor,
+            started_at=now,
+            dry_run=dry_run,
+            limit=limit,
+            pid=os.getpid(),
+        )
     record(
         "legacy.import_started",
         actor=actor,
         obj=batch,
         after={"source": source_name, "mapping": mapping_name, "dry_run": dry_run, "limit": limit},
     )
+    return batch
+
+
+def record_progress(batch: ImportBatch, stage: str, done: int, total: int | None) -> None:
+    """How far a running import is, for its page (bookkeeping, not audited: the start and the end are)."""
+    batch.progress = {"stage": stage, "done": done, "total": total}
+    ImportBatch.objects.filter(pk=batch.pk).update(progress=batch.progress)
+
+
+# --- imports started from the page --------------------------------------------------------------------
+
+UPLOADS_FOLDER = "legacy-uploads"
+
+
+def queue_import(
+    actor: User,
+    *,
+    mapping_file: UploadedFile,
+    source_files: Sequence[UploadedFile],
+    dry_run: bool,
+    limit: int | None = None,
+) -> ImportBatch:
+    """Store an uploaded mapping and its source files, check the mapping, and queue the import for the worker.
+
+    The source files go where the mapping's ``source.path`` says, relative to the mapping (the folder of a
+    CSV source, or the file itself), so a mapping written for the command line is uploaded unchanged. A
+    mapping with problems, a source file it does not name, or a SQLite URL (a file on the server) is refused
+    with a ValidationError and nothing is kept.
+    """
+    check_may_import(actor)
+    if limit is not None and limit < 1:
+        raise ValidationError({"limit": _("The limit must be 1 or more.")})
+    names = [_safe_name(upload.name) for upload in [mapping_file, *source_files]]
+    if len(set(names)) != len(names):
+        raise ValidationError({"source_files": _("Two uploaded files have the same name.")})
+    total = sum(upload.size or 0 for upload in [mapping_file, *source_files])
+    if total > settings.FORENSIS_LEGACY_UPLOAD_MB * 1024 * 1024:
+        raise ValidationError(
+            _("The files weigh more than %(limit)s MB together.") % {"limit": settings.FORENSIS_LEGACY_UPLOAD_MB}
+        )
+    folder = Path(settings.DATA_DIR) / UPLOADS_FOLDER / uuid.uuid4().hex
+    try:
+        mapping = _store_upload(folder, mapping_file, names[0], source_files, names[1:])
+        batch = _queue(actor, mapping, folder, dry_run=dry_run, limit=limit)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return batch
+
+
+def _safe_name(name: str) -> str:
+    safe = get_valid_filename(Path(name or "").name)
+    if safe in ("", ".", ".."):
+        raise ValidationError(_("An uploaded file has no usable name."))
+    return safe
+
+
+def _store_upload(
+    folder: Path, mapping_file: UploadedFile, mapping_name: str, source_files: Sequence[UploadedFile], names: list[str]
+):
+    from .mapping import MappingError, load_mapping
+
+    folder.mkdir(parents=True)
+    mapping_path = folder / mapping_name
+    _write(mapping_file, mapping_path)
+    try:
+        mapping = load_mapping(mapping_path)
+    except MappingError as exc:
+        raise ValidationError({"mapping_file": [*exc.problems]}) from None
+    source = mapping.source
+    if source.kind == "sql":
+        if (source.url or "").lower().startswith("sqlite"):
+            raise ValidationError(
+                {
+                    "mapping_file": _(
+                        "A SQLite database is uploaded as a file (kind = 'sqlite' with its path), not named by a URL."
+                    )
+                }
+            )
+        if source_files:
+            raise ValidationError({"source_files": _("The mapping reads a database server; it needs no files.")})
+        return mapping
+    target = source.path.resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise ValidationError(
+            {"mapping_file": _("source.path must stay beside the mapping file (no '..' or absolute paths).")}
+        )
+    if source.kind == "csv":
+        files_folder, expected = target, None
+    else:
+        files_folder, expected = target.parent, target.name
+    if not source_files:
+        raise ValidationError({"source_files": _("Upload the source files the mapping reads.")})
+    if expected is not None and names != [expected]:
+        raise ValidationError(
+            {"source_files": _("The mapping reads one file, %(name)s: upload that file alone.") % {"name": expected}}
+        )
+    files_folder.mkdir(parents=True, exist_ok=True)
+    for upload, name in zip(source_files, names, strict=True):
+        _write(upload, files_folder / name)
+    return mapping
+
+
+def _write(upload: UploadedFile, path: Path) -> None:
+    with path.open("wb") as file:
+        for chunk in upload.chunks():
+            file.write(chunk)
+
+
+@transaction.atomic
+def _queue(actor: User, mapping, folder: Path, *, dry_run: bool, limit: int | None) -> ImportBatch:
+    from .tasks import run_queued_import
+
+    now = timezone.now()
+    batch = ImportBatch.objects.create(
+        number=yearly_number("IMP", "legacy-import", now),
+        source_name=mapping.source.name,
+        mapping_name=mapping.path.name,
+        mapping_text=mapping.path.read_text(encoding="utf-8", errors="replace"),
+        started_by=actor,
+        started_at=now,
+        status=BatchStatus.QUEUED,
+        dry_run=dry_run,
+        limit=limit,
+        upload_dir=str(folder),
+    )
+    record(
+        "legacy.import_queued",
+        actor=actor,
+        obj=batch,
+        after={"source": batch.source_name, "mapping": batch.mapping_name, "dry_run": dry_run, "limit": limit},
+    )
+    transaction.on_commit(lambda: run_queued_import.enqueue(batch.pk))
     return batch
 
 
