@@ -149,3 +149,25 @@ def test_a_running_batch_whose_process_is_gone_is_marked_interrupted(importer):
     alive.refresh_from_db()
     dead.refresh_from_db()
     assert (alive.status, dead.status) == (BatchStatus.RUNNING, BatchStatus.INTERRUPTED)
+
+
+def test_a_dry_run_from_the_page_can_be_repeated_for_real(importer, data_dir, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        dry = services.queue_import(
+            importer, mapping_file=upload(SAMPLE / "mapping.toml"), source_files=sample_files(), dry_run=True
+        )
+    dry.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        real = services.repeat_import(importer, dry, dry_run=False)
+    real.refresh_from_db()
+    assert (real.status, real.dry_run, real.upload_dir) == (BatchStatus.COMPLETED, False, dry.upload_dir)
+    assert real.counts["entities"]["cases"]["created"] == dry.counts["entities"]["cases"]["created"]
+    assert Case.objects.filter(import_batch=real).count() == real.counts["entities"]["cases"]["created"]
+
+
+def test_an_import_from_the_command_line_cannot_be_repeated_from_the_page(importer):
+    batch = ImportBatch.objects.create(
+        number="IMP-1", source_name="s", mapping_name="m", started_by=importer, status="completed"
+    )
+    with pytest.raises(ValidationError, match="command line"):
+        services.repeat_import(importer, batch, dry_run=False)

@@ -177,7 +177,7 @@ def run_import(
         actor,
         source_name=mapping.source.name,
         mapping_name=mapping.path.name,
-        mapping_text=_read_text(mapping.path),
+        mapping_text=services.read_text(mapping.path),
         dry_run=dry_run,
         limit=limit,
         queued=queued,
@@ -216,13 +216,6 @@ def _stored_progress(batch: ImportBatch, also: Progress | None) -> Progress:
             also(stage, done, total)
 
     return report
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 class Importer:

@@ -208,10 +208,36 @@ def _store_upload(
     return mapping
 
 
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _write(upload: UploadedFile, path: Path) -> None:
     with path.open("wb") as file:
         for chunk in upload.chunks():
             file.write(chunk)
+
+
+def repeat_import(actor: User, batch: ImportBatch, *, dry_run: bool) -> ImportBatch:
+    """Queue the import of ``batch``'s uploaded files again: typically for real after a dry run looked right.
+
+    The mapping is loaded again, so one edited on the server since is checked before anything runs.
+    """
+    from .mapping import MappingError, load_mapping
+
+    check_may_import(actor)
+    if not batch.upload_dir:
+        raise ValidationError(_("This import was run from the command line; run it there again."))
+    if batch.status in (BatchStatus.QUEUED, BatchStatus.RUNNING):
+        raise ValidationError(_("This import has not finished yet."))
+    try:
+        mapping = load_mapping(Path(batch.upload_dir) / batch.mapping_name)
+    except MappingError as exc:
+        raise ValidationError(exc.problems) from None
+    return _queue(actor, mapping, Path(batch.upload_dir), dry_run=dry_run, limit=batch.limit)
 
 
 @transaction.atomic
@@ -223,7 +249,7 @@ def _queue(actor: User, mapping, folder: Path, *, dry_run: bool, limit: int | No
         number=yearly_number("IMP", "legacy-import", now),
         source_name=mapping.source.name,
         mapping_name=mapping.path.name,
-        mapping_text=mapping.path.read_text(encoding="utf-8", errors="replace"),
+        mapping_text=read_text(mapping.path),
         started_by=actor,
         started_at=now,
         status=BatchStatus.QUEUED,
