@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "forensis.reports",
     "forensis.deaths",
     "forensis.legacy",
+    "forensis.statistics",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("forensis.lab.urls")),
     path("", include("forensis.reports.urls")),
     path("deaths/", include("forensis.deaths.urls")),
+    path("legacy/", include("forensis.legacy.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

@@ -105,6 +105,9 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "reports.download_discovery": [Role.PROSECUTOR, Role.LAB_MANAGER],
     "reports.add_casecontact": [Role.AGENCY_OFFICER, Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER],
     "reports.delete_casecontact": [Role.AGENCY_OFFICER, Role.EVIDENCE_CUSTODIAN, Role.LAB_MANAGER],
+    "legacy.run_import": [Role.ADMINISTRATOR],
+    "legacy.correct_migrated": [Role.ADMINISTRATOR, Role.LAB_MANAGER],
+    "statistics.change_population": [Role.ADMINISTRATOR],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -49,6 +49,18 @@ class Case(Incident, Migrated):
     #: The prosecutor and court named as the case's contacts see it too (they receive its reports).
     objects = scoped_by("agency", shared_with="contacts__agency").as_manager()
 
+    MIGRATED_FIELDS = (
+        "lab_number",
+        "agency",
+        "agency_case_number",
+        "received_at",
+        "district",
+        "incident_at",
+        "town",
+        "narrative",
+    )
+    CORRECTABLE_FIELDS = ("agency_case_number", "received_at", "district", "incident_at", "town", "narrative")
+
     class Meta:
         ordering = ["-received_at"]
         verbose_name = _("case")
@@ -58,6 +70,15 @@ class Case(Incident, Migrated):
 
     def __str__(self) -> str:
         return self.lab_number
+
+    def derive_from_corrected(self, changed) -> list[str]:
+        """After a correction: the stored month follows the date of receipt."""
+        if "received_at" not in changed:
+            return []
+        from .services import lab_month
+
+        self.received_month = lab_month(self.received_at)
+        return ["received_month"]
 
 
 class CaseOffence(models.Model):
@@ -103,6 +124,9 @@ class Person(Migrated):
     relationship_to_victim = models.CharField(
         _("relationship to the victim"), max_length=20, choices=Relationship.choices, blank=True
     )
+
+    MIGRATED_FIELDS = ("case", "role", "name", "sex", "age")
+    CORRECTABLE_FIELDS = ("role", "name", "sex", "age")
 
     class Meta:
         ordering = ["pk"]

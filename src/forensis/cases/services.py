@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from forensis.accounts.models import Agency, User
 from forensis.audit.services import record
 from forensis.core import iccs
+from forensis.core.bulk import insert_rows
+from forensis.core.corrections import apply_correction
 from forensis.core.models import MigrationOutcome, migrated_objects, yearly_number
 from forensis.core.vocabulary import District, Sex
 
@@ -90,6 +92,25 @@ class MigratedPerson:
 #: The fields of a case a re-import may correct (the lab number is printed on labels: never changed).
 CASE_CORRECTABLE = ("agency_id", "agency_case_number", "received_at", "district", "incident_at", "town", "narrative")
 PERSON_CORRECTABLE = ("role", "name", "sex", "age")
+#: The fields a migrated case and person are created with, in the order ``migrate_cases`` gives their values.
+MIGRATED_CASE_FIELDS = (
+    "lab_number",
+    "agency",
+    "agency_case_number",
+    "received_at",
+    "received_month",
+    "created_by",
+    "district",
+    "incident_at",
+    "town",
+    "narrative",
+    "legacy_source",
+    "legacy_id",
+    "import_batch",
+)
+MIGRATED_PERSON_FIELDS = ("case", "role", "name", "sex", "age", "legacy_source", "legacy_id", "import_batch")
+# The codes Forensis knows (``Choices.values`` builds a new list on every use).
+_DISTRICTS, _ROLES, _SEXES = frozenset(District.values), frozenset(PersonRole.values), frozenset(Sex.values)
 
 
 def _correction_reason(batch) -> str:
@@ -97,7 +118,7 @@ def _correction_reason(batch) -> str:
 
 
 def _check_migrated_case(data: MigratedCase) -> None:
-    if data.district and data.district not in District.values:
+    if data.district and data.district not in _DISTRICTS:
         raise ValidationError(_("%(code)s is not a district.") % {"code": data.district})
     unknown = [code for code in data.offences if not iccs.is_known(code)]
     if unknown:
@@ -110,8 +131,8 @@ def migrate_cases(
 ) -> dict[str, MigrationOutcome]:
     """Create or correct cases (with their offences) and people brought over from an old system, in bulk.
 
-    New records are created with ``bulk_create`` and announced by one ``legacy.imported`` audit event per
-    call and kind of record; a record that already exists (same source and legacy ID) and differs is
+    New records are created in bulk (``core.bulk.insert_rows``) and announced by one ``legacy.imported`` audit
+    event per call and kind of record; a record that already exists (same source and legacy ID) and differs is
     corrected field by field with one ``legacy.corrected`` event (before/after) each. Nothing is deleted.
     Returns ``{"cases": outcome, "people": outcome}``.
     """
@@ -120,11 +141,11 @@ def migrate_cases(
     for data in cases:
         _check_migrated_case(data)
     existing = migrated_objects(Case.objects.all(), source, [data.legacy_id for data in cases])
-    new_cases, new_offences = [], []
+    new_cases = []
     for data in cases:
         case = existing.get(data.legacy_id)
         if case is None:
-            new_cases.append((data, _new_case(actor, batch, data)))
+            new_cases.append(data)
         elif case.lab_number != data.lab_number:
             case_outcome.refused[data.legacy_id] = _(
                 "the lab number %(new)s differs from %(old)s, the number this case was imported with; "
@@ -134,13 +155,16 @@ def migrate_cases(
             case_outcome.updated[data.legacy_id] = case.pk
         else:
             case_outcome.unchanged[data.legacy_id] = case.pk
-    Case.objects.bulk_create([case for _record, case in new_cases], batch_size=500)
-    for data, case in new_cases:
-        case_outcome.created[data.legacy_id] = case.pk
-        new_offences += [CaseOffence(case=case, code=code) for code in dict.fromkeys(data.offences)]
-    CaseOffence.objects.bulk_create(new_offences, batch_size=1000)
     if new_cases:
-        _record_imported(actor, batch, "cases", [data.legacy_id for data, _case in new_cases])
+        pks = insert_rows(Case, MIGRATED_CASE_FIELDS, [_new_case(actor, batch, data) for data in new_cases])
+        case_outcome.created = {data.legacy_id: pk for data, pk in zip(new_cases, pks, strict=True)}
+        insert_rows(
+            CaseOffence,
+            ("case", "code"),
+            [(pk, code) for data, pk in zip(new_cases, pks, strict=True) for code in dict.fromkeys(data.offences)],
+            keys=False,
+        )
+        _record_imported(actor, batch, "cases", [data.legacy_id for data in new_cases])
 
     case_pks = {**{key: case.pk for key, case in existing.items()}, **case_outcome.created}
     missing = {person.case_legacy_id for person in people} - case_pks.keys()
@@ -148,9 +172,9 @@ def migrate_cases(
         {key: case.pk for key, case in migrated_objects(Case.objects.all(), source, sorted(missing)).items()}
     )
     existing_people = migrated_objects(Person.objects.all(), source, [person.legacy_id for person in people])
-    new_people = []
+    new_people, rows = [], []
     for data in people:
-        if data.role not in PersonRole.values or data.sex not in Sex.values:
+        if data.role not in _ROLES or data.sex not in _SEXES:
             raise ValidationError(_("Unknown role or sex for person %(key)s.") % {"key": data.legacy_id})
         case_pk = case_pks.get(data.case_legacy_id)
         if case_pk is None:
@@ -160,18 +184,8 @@ def migrate_cases(
             )
         person = existing_people.get(data.legacy_id)
         if person is None:
-            new_people.append(
-                Person(
-                    case_id=case_pk,
-                    role=data.role,
-                    name=data.name,
-                    sex=data.sex,
-                    age=data.age,
-                    legacy_source=source,
-                    legacy_id=data.legacy_id,
-                    import_batch=batch,
-                )
-            )
+            new_people.append(data)
+            rows.append((case_pk, data.role, data.name, data.sex, data.age, source, data.legacy_id, batch.pk))
         elif person.case_id != case_pk:
             person_outcome.refused[data.legacy_id] = _(
                 "this person belongs to another case in Forensis; an import does not move people between cases"
@@ -180,28 +194,29 @@ def migrate_cases(
             person_outcome.updated[data.legacy_id] = person.pk
         else:
             person_outcome.unchanged[data.legacy_id] = person.pk
-    Person.objects.bulk_create(new_people, batch_size=500)
-    person_outcome.created.update({person.legacy_id: person.pk for person in new_people})
     if new_people:
-        _record_imported(actor, batch, "people", [person.legacy_id for person in new_people])
+        pks = insert_rows(Person, MIGRATED_PERSON_FIELDS, rows)
+        person_outcome.created = {data.legacy_id: pk for data, pk in zip(new_people, pks, strict=True)}
+        _record_imported(actor, batch, "people", [data.legacy_id for data in new_people])
     return {"cases": case_outcome, "people": person_outcome}
 
 
-def _new_case(actor: User, batch, data: MigratedCase) -> Case:
-    return Case(
-        lab_number=data.lab_number,
-        agency_id=data.agency_id,
-        agency_case_number=data.agency_case_number,
-        received_at=data.received_at,
-        received_month=lab_month(data.received_at),
-        created_by=actor,
-        district=data.district,
-        incident_at=data.incident_at,
-        town=data.town,
-        narrative=data.narrative,
-        legacy_source=batch.source_name,
-        legacy_id=data.legacy_id,
-        import_batch=batch,
+def _new_case(actor: User, batch, data: MigratedCase) -> tuple:
+    """The values of a new migrated case, in the order of ``MIGRATED_CASE_FIELDS``."""
+    return (
+        data.lab_number,
+        data.agency_id,
+        data.agency_case_number,
+        data.received_at,
+        lab_month(data.received_at),
+        actor.pk,
+        data.district,
+        data.incident_at,
+        data.town,
+        data.narrative,
+        batch.source_name,
+        data.legacy_id,
+        batch.pk,
     )
 
 
@@ -227,19 +242,8 @@ def _correct(actor: User, batch, obj, data, fields: Sequence[str], *, extra: dic
     changed.update(extra or {})
     if not changed:
         return False
-    for name, (_before, after) in changed.items():
-        if name in fields:
-            setattr(obj, name, after)
     obj.import_batch = batch
-    obj.save(update_fields=[name for name in changed if name in fields] + list(also_save) + ["import_batch"])
-    record(
-        "legacy.corrected",
-        actor=actor,
-        obj=obj,
-        before={name: values[0] for name, values in changed.items()},
-        after={name: values[1] for name, values in changed.items()},
-        reason=_correction_reason(batch),
-    )
+    apply_correction(actor, obj, changed, reason=_correction_reason(batch), also_save=[*also_save, "import_batch"])
     return True
 
 

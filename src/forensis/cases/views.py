@@ -42,6 +42,7 @@ def case_detail(request, lab_number: str):
                 latest_version=Max("versions__version"), latest_issued=Max("versions__issued_at")
             ),
             "submissions": case.submissions.select_related("submitting_officer", "received_by"),
+            "legacy_results": case.legacy_results.select_related("item", "discipline"),
         },
     )
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
@@ -39,8 +40,14 @@ class Migrated(models.Model):
 
     ``legacy_source`` names the old system (the mapping's ``[source] name``), ``legacy_id`` the record's key
     there, ``import_batch`` the import that last created or corrected it. Records made in Forensis leave
-    them empty. A migrated record changes only through an audited re-import (``legacy.corrected``).
+    them empty. The fields an import fills (``MIGRATED_FIELDS``) of a migrated record change only through an
+    audited correction (``core.corrections``): a re-import, or a person correcting ``CORRECTABLE_FIELDS``.
     """
+
+    #: The fields an import fills: read-only for a migrated record outside ``core.corrections.correcting()``.
+    MIGRATED_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: Those a person may correct by hand (``core.corrections.correct_migrated``).
+    CORRECTABLE_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     legacy_source = models.CharField(_("legacy source"), max_length=64, blank=True, editable=False)
     legacy_id = models.CharField(_("legacy ID"), max_length=64, blank=True, editable=False)
@@ -56,6 +63,12 @@ class Migrated(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        from forensis.core.corrections import check_read_only
+
+        check_read_only(self, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
 
     @property
     def is_migrated(self) -> bool:

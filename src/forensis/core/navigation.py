@@ -76,6 +76,7 @@ MENU = [
             MenuEntry(_("Agencies"), "accounts:agency_list", ("accounts.view_agency",)),
             MenuEntry(_("Kits"), "intake:kits", ("intake.manage_kits",)),
             MenuEntry(_("Audit log"), "audit:event_list", ("audit.view_auditevent",)),
+            MenuEntry(_("Legacy import"), "legacy:list", ("legacy.run_import",)),
         ),
     ),
 ]

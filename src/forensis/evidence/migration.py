@@ -3,7 +3,7 @@ exactly one custody event "Migrated — last known location", hash-chained like 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,8 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from forensis.accounts.models import User
-from forensis.audit.chain import GENESIS_HASH, link_hash
+from forensis.audit.chain import GENESIS_HASH, record_hasher
 from forensis.audit.services import record
+from forensis.core.bulk import insert_rows
+from forensis.core.corrections import apply_correction
 from forensis.core.models import MigrationOutcome, in_chunks, migrated_objects
 
 from .models import (
@@ -53,25 +55,50 @@ class MigratedItem:
 ITEM_CORRECTABLE = ("type", "description", "quantity", "seal_number", "amount_received", "amount_unit", "received_at")
 #: Item types that are biological material by definition.
 BIOLOGICAL_TYPES = frozenset({ItemType.BLOOD, ItemType.SWAB, ItemType.BODY})
+# The codes Forensis knows (``Choices.values`` builds a new list on every use).
+_ITEM_TYPES, _AMOUNT_UNITS = frozenset(ItemType.values), frozenset(AmountUnit.values)
+#: The fields a migrated item is created with, in the order ``_create_migrated_items`` gives their values.
+MIGRATED_ITEM_FIELDS = (
+    "case",
+    "number",
+    "label",
+    "type",
+    "description",
+    "quantity",
+    "biological",
+    "seal_number",
+    "received_at",
+    "amount_received",
+    "amount_remaining",
+    "amount_unit",
+    "last_moved_at",
+    "custody_sequence",
+    "legacy_source",
+    "legacy_id",
+    "import_batch",
+)
 
 
-def migration_custody_text(source: str, location: str, as_of: datetime | None) -> dict[str, str]:
-    """The wording of a migrated item's one custody event: where the old system last had it, and no more."""
-    if location:
-        place = _("last known location: %(location)s") % {"location": location}
-    else:
-        place = _("last known location: unknown")
-    if as_of:
-        note = _("Brought over from %(source)s. The old system recorded this location as of %(date)s.") % {
-            "source": source,
-            "date": timezone.localtime(as_of).date().isoformat(),
-        }
-    else:
-        note = _(
-            "Brought over from %(source)s. The old system recorded no custody history; the date of this "
-            "event is the item's receipt."
-        ) % {"source": source}
-    return {"location": place[:500], "note": note, "name": _("Legacy records (%(source)s)") % {"source": source}}
+def migration_custody_text(source: str) -> Callable[[str, datetime | None], tuple[str, str, str]]:
+    """The wording of a migrated item's one custody event — where the old system last had it, and no more — as a
+    function of that place and its date, giving (who released and received it, location, note). The sentences
+    are translated once, not once per item."""
+    name = _("Legacy records (%(source)s)") % {"source": source}
+    place = _("last known location: %(location)s")
+    unknown_place = _("last known location: unknown")
+    dated = _("Brought over from %(source)s. The old system recorded this location as of %(date)s.")
+    undated = _(
+        "Brought over from %(source)s. The old system recorded no custody history; the date of this "
+        "event is the item's receipt."
+    ) % {"source": source}
+    zone = timezone.get_default_timezone()
+
+    def wording(location: str, as_of: datetime | None) -> tuple[str, str, str]:
+        where = place % {"location": location} if location else unknown_place
+        note = dated % {"source": source, "date": as_of.astimezone(zone).date().isoformat()} if as_of else undated
+        return name, where[:500], note
+
+    return wording
 
 
 @transaction.atomic
@@ -87,7 +114,7 @@ def migrate_items(actor: User, batch, items: Sequence[MigratedItem]) -> Migratio
     source = batch.source_name
     outcome = MigrationOutcome()
     for data in items:
-        if data.type not in ItemType.values or (data.amount_unit and data.amount_unit not in AmountUnit.values):
+        if data.type not in _ITEM_TYPES or (data.amount_unit and data.amount_unit not in _AMOUNT_UNITS):
             raise ValidationError(_("Unknown item type or unit for item %(key)s.") % {"key": data.legacy_id})
     existing = migrated_objects(Item.objects.all(), source, [data.legacy_id for data in items])
     new = []
@@ -137,55 +164,61 @@ def _create_migrated_items(batch, records: Sequence[MigratedItem]) -> dict[str, 
             .annotate(last=Max("number"))
             .values_list("case_id", "last")
         )
-    items = []
+    items, moved_at = [], []
     for data in records:
         number = last_numbers.get(data.case_id, 0) + 1
         last_numbers[data.case_id] = number
-        occurred_at = (data.location_as_of or data.received_at).astimezone(UTC)
+        moved_at.append((data.location_as_of or data.received_at).astimezone(UTC))
         items.append(
-            Item(
-                case_id=data.case_id,
-                number=number,
-                label=item_label(lab_numbers[data.case_id], number),
-                type=data.type,
-                description=data.description,
-                quantity=data.quantity,
-                biological=data.type in BIOLOGICAL_TYPES,
-                seal_number=data.seal_number,
-                received_at=data.received_at,
-                amount_received=data.amount,
-                amount_remaining=data.amount,
-                amount_unit=data.amount_unit if data.amount is not None else "",
-                last_moved_at=occurred_at,
-                custody_sequence=1,
-                legacy_source=source,
-                legacy_id=data.legacy_id,
-                import_batch=batch,
+            (
+                data.case_id,
+                number,
+                item_label(lab_numbers[data.case_id], number),
+                data.type,
+                data.description,
+                data.quantity,
+                data.type in BIOLOGICAL_TYPES,
+                data.seal_number,
+                data.received_at,
+                data.amount,
+                data.amount,
+                data.amount_unit if data.amount is not None else "",
+                moved_at[-1],
+                1,
+                source,
+                data.legacy_id,
+                batch.pk,
             )
         )
-    Item.objects.bulk_create(items, batch_size=500)
+    pks = insert_rows(Item, MIGRATED_ITEM_FIELDS, items)
+    # The one event of each item, chained as ``append_custody_event`` chains a first event (HASHED_FIELDS order).
+    wording, hash_event = migration_custody_text(source), record_hasher(HASHED_FIELDS)
     events = []
-    for data, item in zip(records, items, strict=True):
-        text = migration_custody_text(source, data.location, data.location_as_of)
-        event = CustodyEvent(
-            item=item,
-            sequence=1,
-            occurred_at=item.last_moved_at,
-            released_by=None,
-            released_by_name=text["name"],
-            received_by=None,
-            received_by_name=text["name"],
-            storage_location=None,
-            location=text["location"],
-            purpose=Purpose.MIGRATED,
-            seal_number=data.seal_number,
-            note=text["note"],
-            prev_hash=GENESIS_HASH,
-        )
-        event.hash = link_hash({name: getattr(event, name) for name in HASHED_FIELDS}, event.prev_hash)
-        events.append(event)
-    CustodyEvent.objects.bulk_create(events, batch_size=500)
-    return {item.legacy_id: item.pk for item in items}
+    for data, pk, occurred_at in zip(records, pks, moved_at, strict=True):
+        name, location, note = wording(data.location, data.location_as_of)
+        event = {
+            "item_id": pk,
+            "sequence": 1,
+            "occurred_at": occurred_at,
+            "released_by_id": None,
+            "released_by_name": name,
+            "received_by_id": None,
+            "received_by_name": name,
+            "storage_location_id": None,
+            "location": location,
+            "purpose": Purpose.MIGRATED.value,
+            "seal_number": data.seal_number,
+            "seal_status": "",
+            "condition": "",
+            "witness_name": "",
+            "note": note,
+            "acknowledged_by_releaser": False,
+            "acknowledged_by_receiver": False,
+        }
+        values = tuple(event[name] for name in HASHED_FIELDS)
+        events.append((*values, GENESIS_HASH, hash_event(values, GENESIS_HASH)))
+    insert_rows(CustodyEvent, (*HASHED_FIELDS, "prev_hash", "hash"), events, keys=False)
+    return {data.legacy_id: pk for data, pk in zip(records, pks, strict=True)}
 
 
 def _correct_item(actor: User, batch, item: Item, data: MigratedItem) -> str | bool | None:
@@ -215,18 +248,8 @@ def _correct_item(actor: User, batch, item: Item, data: MigratedItem) -> str | b
                 "new": data.amount if data.amount is not None else _("empty"),
             }
         item.amount_remaining = data.amount - used if data.amount is not None else None
-    for name, (_before, after) in changed.items():
-        setattr(item, name, after)
-    item.biological = item.biological or item.type in BIOLOGICAL_TYPES
+    item.biological = item.biological or data.type in BIOLOGICAL_TYPES
     item.import_batch = batch
-    item.save(update_fields=[*changed, "amount_remaining", "biological", "import_batch"])
-    record(
-        "legacy.corrected",
-        actor=actor,
-        obj=item,
-        before={name: values[0] for name, values in changed.items()},
-        after={name: values[1] for name, values in changed.items()},
-        reason=_("Corrected by import %(batch)s from %(source)s")
-        % {"batch": batch.number, "source": batch.source_name},
-    )
+    reason = _("Corrected by import %(batch)s from %(source)s") % {"batch": batch.number, "source": batch.source_name}
+    apply_correction(actor, item, changed, reason=reason, also_save=["amount_remaining", "biological", "import_batch"])
     return None

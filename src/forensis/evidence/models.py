@@ -149,6 +149,10 @@ class Item(DescribedItem, Migrated):
 
     objects = scoped_by("case__agency").as_manager()
 
+    # The amounts are not among them: weighing and consuming an item is work done in Forensis (audited).
+    MIGRATED_FIELDS = ("case", "type", "description", "quantity", "seal_number", "received_at")
+    CORRECTABLE_FIELDS = ("description", "quantity", "seal_number", "received_at")
+
     class Meta:
         ordering = ["case", "number", "sub_number"]
         verbose_name = _("item")

@@ -90,6 +90,8 @@ class ServiceRequest(models.Model):
     released_at = models.DateTimeField(_("released"), null=True, blank=True, db_index=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     received_month = models.CharField(max_length=7, db_index=True)
+    #: "YYYY-MM" of ``released_at`` in the laboratory's time zone (statistics group released work by it).
+    released_month = models.CharField(max_length=7, blank=True, db_index=True)
 
     objects = scoped_by("case__agency").as_manager()
 

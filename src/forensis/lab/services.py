@@ -83,6 +83,8 @@ def _move(
     request.status = to
     if stamp:
         setattr(request, stamp, now)
+        if stamp == "released_at":  # statistics group released work by the month of release
+            request.released_month = timezone.localtime(now).strftime("%Y-%m")
     for name, value in changes.items():
         setattr(request, name, value)
     request.save()

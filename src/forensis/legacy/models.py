@@ -69,6 +69,7 @@ class ImportBatch(models.Model):
         ordering = ["-started_at"]
         verbose_name = _("import batch")
         verbose_name_plural = _("import batches")
+        permissions = [("run_import", _("Can import legacy data"))]
 
     def __str__(self) -> str:
         return self.number
@@ -137,11 +138,20 @@ class LegacyResult(Migrated):
 
     objects = scoped_by("case__agency").as_manager()
 
+    MIGRATED_FIELDS = ("case", "item", "discipline", "result", "value", "unit", "reported_at", "analyst")
+    CORRECTABLE_FIELDS = ("discipline", "result", "value", "unit", "reported_at", "analyst")
+
     class Meta:
         ordering = ["item", "reported_at", "pk"]
         verbose_name = _("legacy result")
         verbose_name_plural = _("legacy results")
+        permissions = [("correct_migrated", _("Can correct records brought over from an old system"))]
         constraints = [Migrated.legacy_constraint("unique_legacy_result_id")]
 
     def __str__(self) -> str:
         return f"{self.item} {self.discipline.code}: {self.result[:60]}"
+
+    @property
+    def value_text(self) -> str:
+        """The value as recorded, without the trailing zeros of its column ("0.5", not "0.500000")."""
+        return "" if self.value is None else format(self.value.normalize(), "f")

@@ -19,14 +19,15 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from forensis.accounts.models import User
-from forensis.accounts.roles import Role
 from forensis.audit.services import record
+from forensis.core.bulk import insert_rows
+from forensis.core.corrections import apply_correction
 from forensis.core.models import MigrationOutcome, in_chunks, migrated_objects, yearly_number
 
 from .models import BatchStatus, ImportBatch, LegacyRecord, LegacyResult, Rejection
@@ -66,7 +67,8 @@ def mark_interrupted() -> list[str]:
 
 
 def check_may_import(actor: User) -> None:
-    if not (actor.is_active and (actor.is_superuser or actor.has_role(Role.ADMINISTRATOR))):
+    """Administrators hold ``legacy.run_import`` (accounts.roles); superusers hold every permission."""
+    if not (actor.is_active and actor.has_perm("legacy.run_import")):
         raise PermissionDenied(_("Only an administrator may import legacy data."))
 
 
@@ -331,17 +333,9 @@ def save_fingerprints(
         elif (last.fingerprint, last.object_pk) != (fingerprint, object_pk):
             changed.append(LegacyRecord(pk=last.id, fingerprint=fingerprint, object_pk=object_pk, batch=batch))
     if new:
-        # One prepared INSERT run for every row: the bookkeeping of an import must not cost as much as the
-        # records it keeps track of (bulk_create builds a model instance per row and, on SQLite, splits the
-        # rows into statements of 999 parameters).
-        quote = connection.ops.quote_name
-        columns = ("legacy_source", "entity", "legacy_id", "fingerprint", "batch_id", "object_pk")
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {quote(LegacyRecord._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
-                f"VALUES ({', '.join(['%s'] * len(columns))})",
-                new,
-            )
+        # The bookkeeping of an import must not cost as much as the records it keeps track of.
+        fields = ("legacy_source", "entity", "legacy_id", "fingerprint", "batch", "object_pk")
+        insert_rows(LegacyRecord, fields, new, keys=False)
     LegacyRecord.objects.bulk_update(changed, ["fingerprint", "object_pk", "batch"], batch_size=500)
 
 
@@ -364,6 +358,20 @@ class MigratedResult:
 
 
 RESULT_CORRECTABLE = ("discipline_id", "result", "value", "unit", "reported_at", "analyst")
+#: The fields a legacy result is created with, in the order ``migrate_results`` gives their values.
+MIGRATED_RESULT_FIELDS = (
+    "case",
+    "item",
+    "discipline",
+    "result",
+    "value",
+    "unit",
+    "reported_at",
+    "analyst",
+    "legacy_source",
+    "legacy_id",
+    "import_batch",
+)
 
 
 @transaction.atomic
@@ -371,27 +379,13 @@ def migrate_results(actor: User, batch: ImportBatch, results: Sequence[MigratedR
     """Create or correct legacy results in bulk: kept as recorded, never turned into requests or examinations."""
     outcome = MigrationOutcome()
     existing = migrated_objects(LegacyResult.objects.all(), batch.source_name, [data.legacy_id for data in results])
-    new = []
+    new: list[MigratedResult] = []
     for data in results:
         if not data.result:
             raise ValidationError(_("Result %(key)s has no text.") % {"key": data.legacy_id})
         found = existing.get(data.legacy_id)
         if found is None:
-            new.append(
-                LegacyResult(
-                    case_id=data.case_id,
-                    item_id=data.item_id,
-                    discipline_id=data.discipline_id,
-                    result=data.result,
-                    value=data.value,
-                    unit=data.unit,
-                    reported_at=data.reported_at,
-                    analyst=data.analyst,
-                    legacy_source=batch.source_name,
-                    legacy_id=data.legacy_id,
-                    import_batch=batch,
-                )
-            )
+            new.append(data)
         elif found.item_id != data.item_id:
             outcome.refused[data.legacy_id] = _(
                 "this result belongs to another item in Forensis; an import does not move results between items"
@@ -400,9 +394,17 @@ def migrate_results(actor: User, batch: ImportBatch, results: Sequence[MigratedR
             outcome.updated[data.legacy_id] = found.pk
         else:
             outcome.unchanged[data.legacy_id] = found.pk
-    LegacyResult.objects.bulk_create(new, batch_size=500)
-    outcome.created = {result.legacy_id: result.pk for result in new}
     if new:
+        pks = insert_rows(
+            LegacyResult,
+            MIGRATED_RESULT_FIELDS,
+            [
+                (data.case_id, data.item_id, data.discipline_id, data.result, data.value, data.unit)
+                + (data.reported_at, data.analyst, batch.source_name, data.legacy_id, batch.pk)
+                for data in new
+            ],
+        )
+        outcome.created = {data.legacy_id: pk for data, pk in zip(new, pks, strict=True)}
         record(
             "legacy.imported",
             actor=actor,
@@ -411,7 +413,7 @@ def migrate_results(actor: User, batch: ImportBatch, results: Sequence[MigratedR
                 "batch": batch.number,
                 "source": batch.source_name,
                 "entity": "results",
-                "legacy_ids": [result.legacy_id for result in new],
+                "legacy_ids": [data.legacy_id for data in new],
             },
         )
     return outcome
@@ -425,19 +427,7 @@ def _correct_result(actor: User, batch: ImportBatch, found: LegacyResult, data: 
     }
     if not changed:
         return False
-    for name, (_before, after) in changed.items():
-        setattr(found, name, after)
     found.import_batch = batch
-    found.save(update_fields=[*changed, "import_batch"])
-    record(
-        "legacy.corrected",
-        actor=actor,
-        object_type="legacy.legacyresult",
-        object_id=found.pk,
-        object_repr=f"{batch.source_name}:{found.legacy_id}",
-        before={name: values[0] for name, values in changed.items()},
-        after={name: values[1] for name, values in changed.items()},
-        reason=_("Corrected by import %(batch)s from %(source)s")
-        % {"batch": batch.number, "source": batch.source_name},
-    )
+    reason = _("Corrected by import %(batch)s from %(source)s") % {"batch": batch.number, "source": batch.source_name}
+    apply_correction(actor, found, changed, reason=reason, also_save=["import_batch"])
     return True

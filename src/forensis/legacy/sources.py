@@ -153,7 +153,12 @@ class Source:
 
     def count(self, entity: EntitySpec) -> int:
         """The number of data rows the entity has (read through once for files; ``COUNT(*)`` for databases)."""
-        return sum(1 for _ in self.rows(entity))
+        records = self._records(entity)
+        try:
+            self._check_columns(entity, self._header(next(records)))
+            return sum(1 for _ in records)
+        finally:
+            records.close()
 
     def check(self, entity: EntitySpec) -> tuple[str, ...]:
         """Check that the entity's table and columns are there, without reading the rows; the table's columns."""
@@ -179,10 +184,14 @@ class Source:
         try:
             header = self._header(next(records))
             self._check_columns(entity, header)
+            named = all(header)  # every column has a name: a row's values pair with the header as they are
             for record in records:
                 number, values = record[0], record[1]
                 problem = record[2] if len(record) > 2 else None
-                row = {name: values[i] if i < len(values) else None for i, name in enumerate(header) if name}
+                if named and len(values) >= len(header):
+                    row = dict(zip(header, values, strict=False))  # values past the header are the row's problem
+                else:
+                    row = {name: values[i] if i < len(values) else None for i, name in enumerate(header) if name}
                 yield Row(number=number, values=row, problem=problem)
         finally:
             records.close()

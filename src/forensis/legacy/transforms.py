@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -49,6 +50,8 @@ _LINE_ENDS = re.compile(r"[^\S\r\n]*(\r\n|\r|\n)[^\S\r\n]*")
 
 def _trim(value: str) -> str:
     """Spaces at both ends removed, runs of spaces made one; line breaks (in a narrative) are kept."""
+    if value.isprintable() and "  " not in value:  # no whitespace but single ASCII spaces: nothing to collapse
+        return value.strip()
     return _LINE_ENDS.sub(r"\1", _SPACES.sub(" ", value)).strip()
 
 
@@ -107,21 +110,13 @@ def parse_date(text: str, formats: tuple[str, ...], *, column: str, now: datetim
     else an aware datetime in the laboratory's time zone. Impossible dates (31/02) match no format. A value later
     than ``now`` is rejected (no check when ``now`` is None)."""
     value = text.strip()
-    for fmt in formats:
-        try:
-            parsed = datetime.strptime(value, fmt)  # made aware below, in the lab's time zone
-        except ValueError:
-            continue
-        result: date | datetime
-        if time_in_format(fmt):
-            if parsed.tzinfo is not None:
-                result = timezone.localtime(parsed, timezone.get_default_timezone())
-            else:
-                result = timezone.make_aware(parsed, timezone.get_default_timezone())
+    zone = timezone.get_default_timezone()
+    result = _read_date(value, formats, zone)
+    if result is not None:
+        if isinstance(result, datetime):
             future = now is not None and result > now
         else:
-            result = parsed.date()
-            future = now is not None and result > timezone.localtime(now, timezone.get_default_timezone()).date()
+            future = now is not None and result > timezone.localtime(now, zone).date()
         if future:
             raise FieldProblem(RowProblem(column, text, gettext("'%(value)s' is in the future") % {"value": value}))
         return result
@@ -133,6 +128,23 @@ def parse_date(text: str, formats: tuple[str, ...], *, column: str, now: datetim
             % {"value": value, "formats": ", ".join(describe_format(fmt) for fmt in formats)},
         )
     )
+
+
+@lru_cache(maxsize=65536)
+def _read_date(value: str, formats: tuple[str, ...], zone: tzinfo) -> date | datetime | None:
+    """What the first format that reads ``value`` gives (None: none does). Cached: an old register writes the same
+    few thousand dates over and over, and ``strptime`` is slow, the more so for each format that fails first."""
+    for fmt in formats:
+        try:
+            parsed = datetime.strptime(value, fmt)  # made aware below, in the lab's time zone
+        except ValueError:
+            continue
+        if not time_in_format(fmt):
+            return parsed.date()
+        if parsed.tzinfo is not None:
+            return timezone.localtime(parsed, zone)
+        return timezone.make_aware(parsed, zone)
+    return None
 
 
 # -- numbers ---------------------------------------------------------------------------------------------------
@@ -152,10 +164,13 @@ def parse_number(text: str, *, column: str, decimal_mark: str | None = None) -> 
     value that could be read two ways ("1,250": 1.25 or 1250?) is rejected. With it, the other character is
     accepted as a thousands separator in groups of three ("1.250,5" with ``decimal_mark=","``)."""
     value = text.strip()
-    not_a_number = RowProblem(column, text, gettext("'%(value)s' is not a number") % {"value": value})
+
+    def not_a_number() -> FieldProblem:  # translated only when needed: gettext on every row costs seconds
+        return FieldProblem(RowProblem(column, text, gettext("'%(value)s' is not a number") % {"value": value}))
+
     if decimal_mark is None:
         if not _PLAIN_NUMBER.match(value):
-            raise FieldProblem(not_a_number)
+            raise not_a_number()
         if _AMBIGUOUS.match(value):
             raise FieldProblem(
                 RowProblem(
@@ -168,16 +183,19 @@ def parse_number(text: str, *, column: str, decimal_mark: str | None = None) -> 
         normalised = value.replace(",", ".")
     else:
         if not re.search(r"\d", value) or not _grouped_number(decimal_mark).match(value):
-            raise FieldProblem(not_a_number)
+            raise not_a_number()
         group = "," if decimal_mark == "." else "."
         normalised = value.replace(group, "").replace(decimal_mark, ".")
     try:
         return Decimal(normalised)
     except InvalidOperation:  # pragma: no cover - the patterns admit only digits and one mark
-        raise FieldProblem(not_a_number) from None
+        raise not_a_number() from None
 
 
 # -- maps ------------------------------------------------------------------------------------------------------
+
+#: How a value is looked up in a map (``mapping.normalise_text``), remembered: the texts of mapped columns repeat.
+_map_key = lru_cache(maxsize=65536)(normalise_text)
 
 
 def _not_in_map(column: str, cell: str, values: list[str], map_name: str) -> FieldProblem:
@@ -241,7 +259,7 @@ def read_field(spec: FieldSpec, row: Row, maps: dict[str, dict[str, str]], *, no
             if spec.map is None:
                 codes.append(part)
                 continue
-            code = maps[spec.map].get(normalise_text(part))
+            code = maps[spec.map].get(_map_key(part))
             if code is None:
                 missing.append(part.strip())
             elif code:  # a map may send a text to "" (no value): that part is left out
@@ -256,7 +274,7 @@ def read_field(spec: FieldSpec, row: Row, maps: dict[str, dict[str, str]], *, no
             return _default(spec, now)
         raise _emptied(spec, cell)
     if spec.map is not None:
-        code = maps[spec.map].get(normalise_text(value))
+        code = maps[spec.map].get(_map_key(value))
         if code is None:
             raise _not_in_map(spec.column, cell, [value.strip()], spec.map)
         return code if code else _default(spec, now)
@@ -285,7 +303,7 @@ def read_unit(spec: FieldSpec, row: Row, maps: dict[str, dict[str, str]]) -> str
                 % {"value": (cell or spec.default or "").strip(), "column": spec.unit},
             )
         )
-    code = maps[spec.units].get(normalise_text(unit_text))
+    code = maps[spec.units].get(_map_key(unit_text))
     if code is None:
         raise _not_in_map(spec.unit, unit_text, [unit_text.strip()], spec.units)
     if not code:
@@ -298,6 +316,12 @@ def read_unit(spec: FieldSpec, row: Row, maps: dict[str, dict[str, str]]) -> str
             )
         )
     return code
+
+
+# Translated only when a key is missing: gettext on every row costs seconds over 100,000 rows.
+_MISSING_KEY = gettext_noop("missing key")
+_MISSING_CASE = gettext_noop("missing case key")
+_MISSING_ITEM = gettext_noop("missing item key")
 
 
 def read_record(
@@ -315,11 +339,10 @@ def read_record(
     if row.problem:
         problems.append(RowProblem("", "", row.problem))
 
-    # The messages are translated only when a key is missing: gettext on every row costs seconds over 100,000 rows.
     keys = (
-        ("_key", entity.key, gettext_noop("missing key")),
-        ("_case", entity.case, gettext_noop("missing case key")),
-        ("_item", entity.item, gettext_noop("missing item key")),
+        ("_key", entity.key, _MISSING_KEY),
+        ("_case", entity.case, _MISSING_CASE),
+        ("_item", entity.item, _MISSING_ITEM),
     )
     for name, column, missing in keys:
         if not column:
