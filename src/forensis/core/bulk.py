@@ -43,8 +43,9 @@ def insert_rows(
     primary keys given to them, in the same order (with ``keys=False`` the database numbers them as it inserts
     them, a little faster, and none are returned).
 
-    The model's other fields take their default, the same for every row (so not for a field whose default must
-    differ per row, nor ``auto_now``). Like ``bulk_create``: no ``save()``, no signals — the caller audits.
+    The model's other fields take their default (or the database's, ``db_default``), the same for every row: so
+    not for a field whose default must differ per row, nor ``auto_now``. Like ``bulk_create``: no ``save()``, no
+    signals — the caller audits.
     """
     rows = list(rows)
     if not rows:
@@ -52,7 +53,11 @@ def insert_rows(
     meta = model._meta
     given = [meta.get_field(name) for name in fields]
     named = {field.name for field in given}
-    others = [field for field in meta.concrete_fields if field.name not in named and not field.primary_key]
+    others = [  # filled with their default here, unless the database has its own (``db_default``)
+        field
+        for field in meta.concrete_fields
+        if field.name not in named and not field.primary_key and (field.has_default() or not field.has_db_default())
+    ]
     defaults = tuple(field.get_db_prep_save(field.get_default(), connection) for field in others)
     converters = [
         (index, _converter(field)) for index, field in enumerate(given) if field.get_internal_type() not in _AS_IS
@@ -76,7 +81,7 @@ def insert_rows(
                 for row in values:
                     copy.write_row(row)
         else:
-            placeholders = ", ".join(["%s"] * (keys + len(given) + len(others)))
+            placeholders = ", ".join(["%s"] * (int(keys) + len(given) + len(others)))
             cursor.executemany(
                 f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - names from the model
                 list(values),

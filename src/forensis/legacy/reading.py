@@ -38,7 +38,7 @@ def read(state: ImportState, source: Source) -> None:
 
 class Reader:
     """What reading needs to remember beyond what it holds: the cases' dates (children take their year, and items
-    their date of receipt, from their case), the lab numbers of the cases held, and what ``--limit`` skips."""
+    their date of receipt, from their case) and what ``--limit`` skips."""
 
     def __init__(self, state: ImportState):
         self.state = state

@@ -1,7 +1,7 @@
 """The legacy app's own writes: import batches, rejections, fingerprints and legacy results.
 
 Cases, people and items are written by their owning apps (``cases.services.migrate_cases``,
-``evidence.migration.migrate_items``); the pipeline (``legacy.pipeline``) calls them.
+``evidence.migration.migrate_items``); the import's save phase (``legacy.saving``) calls them.
 """
 
 from __future__ import annotations

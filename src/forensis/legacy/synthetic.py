@@ -106,7 +106,7 @@ ROLE_TEXTS = (
     ("Ref. sample", "reference"),
 )
 SEX_TEXTS = (("F", "F"), ("Female", "F"), ("M", "M"), ("Male", "M"), ("?", "U"), ("Unknown", "U"))
-#: item type text → (code, descriptions, discipline text and code of its results, result unit text and code)
+#: The item types of the old register: (its text, the item type code, descriptions of such items).
 ITEM_KINDS = (
     ("Pistol", "firearm", ("Glock 19 pistol", "Revolver, .38 Special", "Taurus PT92 pistol")),
     ("Spent shell", "cartridge_case", ("9mm cartridge case, headstamp FC", ".40 S&W cartridge case")),
@@ -122,15 +122,17 @@ ITEM_KINDS = (
     ("Knife", "other", ("Kitchen knife, 20 cm blade",)),
     ("Machete", "other", ("Machete with a wooden handle",)),
 )
+#: The discipline of an item's results, by its type (others: trace).
 DISCIPLINE_OF = {
-    "firearm": ("Firearms", "firearms"),
-    "cartridge_case": ("Firearms", "firearms"),
-    "bullet": ("Firearms", "firearms"),
-    "seized_drugs": ("Drugs", "seized-drugs"),
-    "blood": ("Toxicology", "toxicology"),
-    "swab": ("Serology", "serology"),
-    "clothing": ("Serology", "serology"),
+    "firearm": "firearms",
+    "cartridge_case": "firearms",
+    "bullet": "firearms",
+    "seized_drugs": "seized-drugs",
+    "blood": "toxicology",
+    "swab": "serology",
+    "clothing": "serology",
 }
+#: The section of the old register that reported a discipline's results (the map's text).
 SECTIONS = {
     "firearms": "Firearms",
     "seized-drugs": "Drugs",
@@ -349,11 +351,11 @@ def _item(rng: random.Random, case_received: date, next_key) -> SyntheticItem:
     text, code, descriptions = rng.choice(ITEM_KINDS)
     amount, unit, accepted = None, "", True
     if code == "seized_drugs":
-        unit_text, unit = rng.choice(WEIGHT_UNITS)
+        unit = rng.choice(WEIGHT_UNITS)[1]
         amount = Decimal(rng.randrange(1, 100_000)) / 10
         accepted = rng.random() >= 0.004  # written "1,250" below: 1.25 or 1250?
     key = next_key("E", "items")
-    discipline = DISCIPLINE_OF.get(code, ("Trace", "trace"))[1]
+    discipline = DISCIPLINE_OF.get(code, "trace")
     results = []
     if rng.random() < 0.49:
         value, value_unit = None, ""
@@ -505,7 +507,7 @@ def _write_case(rng: random.Random, case: SyntheticCase, write, later: list) -> 
     for item in case.items:
         weight, unit = "", ""
         if item.amount is not None:
-            unit = next(text for text, code in WEIGHT_UNITS if code == item.amount_unit)
+            unit = _spelling(rng, WEIGHT_UNITS, item.amount_unit)
             weight = "1,250" if not item.accepted else format(item.amount, "f").replace(".", ",")
         item_type = next(
             text for text, code, descriptions in ITEM_KINDS if code == item.type and item.description in descriptions
