@@ -77,6 +77,10 @@ def _secret_key(data_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
+#: The engines Forensis runs on (its raw SQL — the import's bulk loading, the ledger checks — knows these two).
+SUPPORTED_ENGINES = ("django.db.backends.postgresql", "django.db.backends.sqlite3")
+
+
 def _database(data_dir: Path) -> dict:
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -101,6 +105,11 @@ def _database(data_dir: Path) -> dict:
     if not config.get("ENGINE") or not config.get("NAME"):
         raise ImproperlyConfigured(
             "DATABASE_URL names no database. Expected e.g. postgres://user:password@host:5432/forensis."
+        )
+    if config["ENGINE"] not in SUPPORTED_ENGINES:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must name a PostgreSQL or SQLite database (Forensis is built and tested on those two), "
+            f"not {config['ENGINE'].rsplit('.', 1)[-1]}."
         )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}

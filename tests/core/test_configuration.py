@@ -21,6 +21,7 @@ def run_forensis(*args, tmp_path, **env):
     [
         ({"DATABASE_URL": "nonsense://"}, "DATABASE_URL is not a valid database address"),
         ({"DATABASE_URL": "postgres://"}, "DATABASE_URL names no database"),
+        ({"DATABASE_URL": "mysql://root@127.0.0.1/forensis"}, "must name a PostgreSQL or SQLite database"),
         ({"FORENSIS_DATA_DIR": "/proc/forensis-cannot-write"}, "is not writable"),
         ({"FORENSIS_ENV": "staging"}, "FORENSIS_ENV must be"),
         ({"TIME_ZONE": "Mars/Olympus"}, "not a known time zone"),

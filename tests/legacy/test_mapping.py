@@ -322,6 +322,10 @@ def test_a_file_that_is_not_toml_or_not_there(tmp_path):
         load_mapping(write(tmp_path, '[source]\nname = "unclosed\n'))
     with pytest.raises(MappingError, match="the mapping file cannot be read"):
         load_mapping(tmp_path / "missing.toml")
+    saved_in_cp1252 = tmp_path / "cp1252.toml"
+    saved_in_cp1252.write_bytes('[source]\nname = "Régistro"\n'.encode("cp1252"))
+    with pytest.raises(MappingError, match=r"cp1252.toml: the mapping file is not UTF-8 text \(byte 19\)"):
+        load_mapping(saved_in_cp1252)
 
 
 def test_the_tables_of_fields_agree_with_the_docs_and_the_transforms():

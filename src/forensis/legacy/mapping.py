@@ -178,6 +178,11 @@ def load_mapping(path: Path) -> Mapping:
         raise MappingError(
             gettext("%(path)s: the mapping file is not valid TOML (%(error)s)") % {"path": path, "error": exc}
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            gettext("%(path)s: the mapping file is not UTF-8 text (byte %(position)s); save it as UTF-8")
+            % {"path": path, "position": exc.start + 1}
+        ) from exc
     return _Loader(path).load(data)
 
 

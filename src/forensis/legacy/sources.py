@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import weakref
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -127,7 +128,7 @@ _ACCESS_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$")
 # -- the reader shared by every kind -----------------------------------------------------------------------------
 
 
-class Source:
+class Source(ABC):
     """A legacy source being read. ``rows`` streams an entity's rows; ``count`` counts them (for progress);
     ``check`` only checks that the table and every column the entity uses are there."""
 
@@ -170,14 +171,14 @@ class Source:
         finally:
             records.close()
 
+    @abstractmethod
     def describe(self, entity: EntitySpec) -> str:
         """Where an entity is read from, in words ("cases.csv", "register.xlsx, sheet 'Cases'")."""
-        raise NotImplementedError
 
     # A reader implements ``_records``: a generator whose first item is the list of column names and each next
     # item (number, list of text values) — or (number, values, problem) for a row with a fault of its own.
-    def _records(self, entity: EntitySpec) -> Iterator[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def _records(self, entity: EntitySpec) -> Iterator[Any]: ...
 
     def _rows(self, entity: EntitySpec) -> Iterator[Row]:
         records = self._records(entity)
