@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("forensis.reports.urls")),
     path("deaths/", include("forensis.deaths.urls")),
     path("legacy/", include("forensis.legacy.urls")),
+    path("statistics/", include("forensis.statistics.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

@@ -108,6 +108,7 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "legacy.run_import": [Role.ADMINISTRATOR],
     "legacy.correct_migrated": [Role.ADMINISTRATOR, Role.LAB_MANAGER],
     "statistics.change_population": [Role.ADMINISTRATOR],
+    "statistics.view_statistics": [Role.ADMINISTRATOR, Role.LAB_MANAGER, Role.MEDICAL_EXAMINER, Role.STATISTICIAN],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

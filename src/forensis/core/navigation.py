@@ -70,6 +70,16 @@ MENU = [
         ),
     ),
     MenuEntry(
+        _("Statistics"),
+        children=(
+            MenuEntry(_("Policy indicators"), "statistics:policy", ("statistics.view_statistics",)),
+            MenuEntry(_("Laboratory management"), "statistics:management", ("statistics.view_statistics",)),
+            MenuEntry(_("Homicide reconciliation"), "statistics:reconciliation", ("statistics.view_statistics",)),
+            MenuEntry(_("Open data"), "statistics:open_data", ("statistics.view_statistics",)),
+            MenuEntry(_("Population figures"), "statistics:population", ("statistics.view_statistics",)),
+        ),
+    ),
+    MenuEntry(
         _("Administration"),
         children=(
             MenuEntry(_("Users"), "accounts:user_list", ("accounts.view_user",)),

@@ -35,6 +35,8 @@ class Population(models.Model):
         verbose_name = _("population figure")
         verbose_name_plural = _("population figures")
         constraints = [models.UniqueConstraint(fields=["district", "year"], name="unique_population_district_year")]
+        # The statistics pages (dashboards, bulletin, reconciliation, open data) show aggregates only.
+        permissions = [("view_statistics", _("Can see the statistics dashboards and open data"))]
 
     def __str__(self) -> str:
         place = self.get_district_display() if self.district else _("Whole country")

@@ -405,7 +405,8 @@ def data_dictionary(built: list[OpenTable] | None = None) -> dict:
     }
 
 
-def publish(filters: Filters | None = None) -> dict:
-    """Every table as JSON-ready data with the data dictionary: ``{"dictionary": …, "tables": [...]}``."""
-    built = tables(filters)
+def publish(filters: Filters | None = None, *, built: list[OpenTable] | None = None) -> dict:
+    """Every table as JSON-ready data with the data dictionary: ``{"dictionary": …, "tables": [...]}``.
+    ``built``: tables already built for ``filters``."""
+    built = tables(filters) if built is None else built
     return {"dictionary": data_dictionary(built), "tables": [table.as_json() for table in built]}
