@@ -76,7 +76,7 @@ RIGHT_MARGIN = 8
 BAR_HEIGHT = 8
 CATEGORY_GAP = 6
 
-Chart = BarChart | HorizontalLineChart
+ChartWidget = BarChart | HorizontalLineChart
 #: Lays out one figure: its title, chart and table (or a line saying there is no data).
 Render = Callable[[Figure], list[Flowable]]
 
@@ -155,7 +155,7 @@ def _labels_fit_below(labels: list[str], plot_width: float) -> bool:
     return max(_text_width(label) for label in labels) <= 0.9 * plot_width / len(labels)
 
 
-def _style_axes(chart: Chart, series: list[tuple[str, list[float]]], *, stacked: bool) -> None:
+def _style_axes(chart: ChartWidget, series: list[tuple[str, list[float]]], *, stacked: bool) -> None:
     """Fonts, grid and a value axis from zero in round steps (whole steps for counts)."""
     font = fonts().regular
     for axis in (chart.categoryAxis, chart.valueAxis):
@@ -196,7 +196,7 @@ def _legend(names: list[str], x: float, y: float, *, lines: bool = False) -> Gro
     return group
 
 
-def _column_geometry(chart: Chart, width: float) -> None:
+def _column_geometry(chart: ChartWidget, width: float) -> None:
     """Place a chart whose categories run along the bottom in a drawing ``width`` × COLUMN_CHART_HEIGHT."""
     chart.x, chart.y = VALUE_AXIS_WIDTH, CATEGORY_LABELS_HEIGHT
     chart.width = width - VALUE_AXIS_WIDTH - RIGHT_MARGIN
@@ -315,11 +315,6 @@ def _find(section: Section, key: str) -> Figure:
     return next(figure for figure in section.figures if figure.key == key)
 
 
-def _headline(section: Section, index: int) -> object:
-    """The ``index``-th headline value of ``section`` (headlines are (label, value) pairs, in a fixed order)."""
-    return section.headlines[index][1]
-
-
 def _section(section: Section, *figures: list[Flowable]) -> list[Flowable]:
     """The section's figures, each kept on one page, the heading with the first and the note with the last."""
     blocks = [list(figure) for figure in figures]
@@ -354,13 +349,13 @@ def _opening(month: str, filters: Filters) -> list[Flowable]:
 def _headlines(sections: dict[str, Section]) -> list[Flowable]:
     backlog, turnaround = sections["backlog"], sections["turnaround"]
     pairs = [
-        (_("Homicide victims"), _headline(sections["homicide"], 0)),
-        (_("Sexual-violence cases"), _headline(sections["sexual_violence"], 0)),
-        (_("Firearm cases"), _headline(sections["firearms"], 0)),
-        (_("Requests released"), _headline(turnaround, 0)),
-        (_("Median days, receipt to release"), _headline(turnaround, 1)),
-        (_("Backlog: requests without a released report"), _headline(backlog, 0)),
-        (_("Backlog: open more than 30 days after receipt"), _headline(backlog, 1)),
+        (_("Homicide victims"), sections["homicide"].headline("victims")),
+        (_("Sexual-violence cases"), sections["sexual_violence"].headline("cases")),
+        (_("Firearm cases"), sections["firearms"].headline("cases")),
+        (_("Requests released"), turnaround.headline("released")),
+        (_("Median days, receipt to release"), turnaround.headline("median_days")),
+        (_("Backlog: requests without a released report"), backlog.headline("open")),
+        (_("Backlog: open more than 30 days after receipt"), backlog.headline("over_30_days")),
     ]
     rows = [(label, _cell(value)) for label, value in pairs]
     return [*heading(_("Headline numbers")), field_table(rows, content_width(), label_width=95 * mm)]

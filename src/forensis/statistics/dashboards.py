@@ -78,18 +78,29 @@ class Figure:
         return not any(row.get(series) for row in self.rows for series in self.chart.series)
 
 
+@dataclass(frozen=True)
+class Headline:
+    """A number shown large above a section's figures (and in the bulletin, found by ``key``)."""
+
+    key: str
+    label: str
+    value: object
+
+
 @dataclass
 class Section:
     key: str
     title: str
     figures: list[Figure] = field(default_factory=list)
-    #: Headline numbers: (label, value).
-    headlines: list[tuple[str, object]] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
     #: Data-quality notes: (label, value).
     quality: list[tuple[str, object]] = field(default_factory=list)
     #: Rows naming cases (court dates at risk), for laboratory staff only.
     listing: list[dict] = field(default_factory=list)
     note: str = ""
+
+    def headline(self, key: str) -> object:
+        return next(headline.value for headline in self.headlines if headline.key == key)
 
 
 SectionBuilder = Callable[[Filters], Section]
@@ -160,8 +171,8 @@ def backlog_section(filters: Filters) -> Section:
             ),
         ],
         headlines=[
-            (str(_("Requests without a released report")), backlog.open),
-            (str(_("Open more than 30 days after receipt")), backlog.over_30_days),
+            Headline("open", str(_("Requests without a released report")), backlog.open),
+            Headline("over_30_days", str(_("Open more than 30 days after receipt")), backlog.over_30_days),
         ],
         note=str(_("Counted at %(moment)s.") % {"moment": backlog.as_of.strftime("%Y-%m-%d %H:%M")}),
     )
@@ -199,9 +210,9 @@ def turnaround_section(filters: Filters) -> Section:
             ),
         ],
         headlines=[
-            (str(_("Requests released in the period")), total.get("count", 0)),
-            (str(_("Median days, receipt to release")), total.get("median_days")),
-            (str(_("90th percentile, receipt to release")), total.get("p90_days")),
+            Headline("released", str(_("Requests released in the period")), total.get("count", 0)),
+            Headline("median_days", str(_("Median days, receipt to release")), total.get("median_days")),
+            Headline("p90_days", str(_("90th percentile, receipt to release")), total.get("p90_days")),
         ],
         note=str(_("Requests released in the period; the 90th percentile is by nearest rank.")),
     )
@@ -360,9 +371,9 @@ def homicide_section(filters: Filters) -> Section:
             ),
         ],
         headlines=[
-            (str(_("Homicide victims")), victims.total),
-            (str(_("From death records")), victims.death_records),
-            (str(_("From cases without a death record")), victims.cases),
+            Headline("victims", str(_("Homicide victims")), victims.total),
+            Headline("death_records", str(_("From death records")), victims.death_records),
+            Headline("cases", str(_("From cases without a death record")), victims.cases),
         ],
         quality=_quality(victims.quality),
         note=str(
@@ -468,7 +479,10 @@ def sexual_violence_section(filters: Filters) -> Section:
                 Chart(("cases",)),
             ),
         ],
-        headlines=[(str(_("Cases")), figures.cases), (str(_("Victims")), figures.victims)],
+        headlines=[
+            Headline("cases", str(_("Cases")), figures.cases),
+            Headline("victims", str(_("Victims")), figures.victims),
+        ],
         quality=_quality(figures.quality),
         note=str(_("Cases coded ICCS 0301 or a sub-code, by the month the laboratory received them.")),
     )
@@ -494,8 +508,8 @@ def seized_drugs_section(filters: Filters) -> Section:
             )
         ],
         headlines=[
-            (str(_("Seized-drug items received")), figures.received.get("items", 0)),
-            (str(_("Weight received (g)")), figures.received.get("weight_g", 0)),
+            Headline("items_received", str(_("Seized-drug items received")), figures.received.get("items", 0)),
+            Headline("weight_received_g", str(_("Weight received (g)")), figures.received.get("weight_g", 0)),
         ],
         quality=_quality(figures.quality),
     )
@@ -531,7 +545,7 @@ def firearm_section(filters: Filters) -> Section:
                 Chart(("cases",)),
             ),
         ],
-        headlines=[(str(_("Firearm cases")), figures.cases)],
+        headlines=[Headline("cases", str(_("Firearm cases")), figures.cases)],
         quality=_quality(figures.quality),
         note=str(_("Cases coded ICCS 0901 or a sub-code, or with a firearm among their items.")),
     )

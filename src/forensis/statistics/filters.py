@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from forensis.core.vocabulary import District
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
 def month_start(month: str) -> datetime:
@@ -64,7 +64,7 @@ class Filters:
         errors: dict[str, list[str]] = {}
         for name in ("month_from", "month_to"):
             value = getattr(self, name)
-            if value and not MONTH.match(value):
+            if value and not MONTH.fullmatch(value):
                 errors[name] = [_("Give a month as YYYY-MM.")]
         if not errors and self.month_from and self.month_to and self.month_from > self.month_to:
             errors["month_to"] = [_("The period ends before it starts.")]

@@ -203,6 +203,19 @@ def victim_counts(filters: Filters, *by: str) -> dict[tuple[str, ...], dict[str,
     return counts
 
 
+def _summed(
+    counts: dict[tuple[str, ...], dict[str, int]], dimensions: tuple[str, ...], kept: tuple[str, ...]
+) -> dict[tuple[str, ...], dict[str, int]]:
+    """``counts`` keyed by ``dimensions``, summed over every dimension but ``kept``."""
+    positions = [dimensions.index(name) for name in kept]
+    summed: dict[tuple[str, ...], dict[str, int]] = {}
+    for key, entry in counts.items():
+        total = summed.setdefault(tuple(key[i] for i in positions), {"death_records": 0, "cases": 0})
+        total["death_records"] += entry["death_records"]
+        total["cases"] += entry["cases"]
+    return summed
+
+
 def _grouped(queryset: QuerySet, columns: list[str]) -> list[dict]:
     if not columns:
         total = queryset.count()
@@ -267,13 +280,16 @@ class HomicideVictims:
 def homicide_victims(filters: Filters) -> HomicideVictims:
     """Victims by sex, age group, mechanism, district and month, by sex and age group, and quality notes."""
     result = HomicideVictims()
+    dimensions = tuple(DIMENSIONS)
+    # One grouped query per source over every dimension at once; each table is a sum over the others.
+    every = victim_counts(filters, *dimensions)
     for dimension in DIMENSIONS:
-        counts = victim_counts(filters, dimension)
+        counts = _summed(every, dimensions, (dimension,))
         codes = month_codes(filters, {key[0] for key in counts}) if dimension == "month" else labels(dimension)
         result.by[dimension] = _table(dimension, codes, counts)
-    totals = victim_counts(filters).get((), {"death_records": 0, "cases": 0})
+    totals = _summed(every, dimensions, ()).get((), {"death_records": 0, "cases": 0})
     result.death_records, result.cases = totals["death_records"], totals["cases"]
-    crossed = victim_counts(filters, "sex", "age_group")
+    crossed = _summed(every, dimensions, ("sex", "age_group"))
     for sex, sex_label in labels("sex"):
         for group, group_label in labels("age_group"):
             entry = crossed.get((sex, group), {"death_records": 0, "cases": 0})
