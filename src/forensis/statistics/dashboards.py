@@ -34,6 +34,10 @@ class Chart:
     horizontal: bool = False
 
 
+#: A figure with more columns than this takes the page's full width.
+WIDE_COLUMNS = 5
+
+
 @dataclass
 class Figure:
     """A chart and its table. ``columns`` are ``(key, heading)``; the first column labels the chart's categories."""
@@ -48,6 +52,29 @@ class Figure:
     @property
     def headings(self) -> list[str]:
         return [heading for _key, heading in self.columns]
+
+    @property
+    def numeric(self) -> list[bool]:
+        """Per column: whether it holds numbers (right-aligned on the page) — every value given is a number."""
+        return [
+            all(isinstance(row.get(key), int | float) for row in self.rows if row.get(key) is not None)
+            and any(row.get(key) is not None for row in self.rows)
+            for key, _heading in self.columns
+        ]
+
+    @property
+    def wide(self) -> bool:
+        """Too many columns to share the page's width with another figure."""
+        return len(self.columns) > WIDE_COLUMNS
+
+    def header_cells(self) -> list[dict]:
+        return [
+            {"text": heading, "numeric": numeric} for heading, numeric in zip(self.headings, self.numeric, strict=True)
+        ]
+
+    def body_cells(self) -> list[list[dict]]:
+        numeric = self.numeric
+        return [[{"value": v, "numeric": n} for v, n in zip(row, numeric, strict=True)] for row in self.values()]
 
     def values(self) -> list[list]:
         """The table as rows of values, in column order."""

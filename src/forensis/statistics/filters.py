@@ -18,7 +18,11 @@ from django.utils.translation import gettext as _
 
 from forensis.core.vocabulary import District
 
+from .models import MAX_YEAR, MIN_YEAR
+
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+#: The first and last month a period may name (the years population figures may be given for).
+FIRST_MONTH, LAST_MONTH = f"{MIN_YEAR}-01", f"{MAX_YEAR}-12"
 
 
 def month_start(month: str) -> datetime:
@@ -66,6 +70,10 @@ class Filters:
             value = getattr(self, name)
             if value and not MONTH.fullmatch(value):
                 errors[name] = [_("Give a month as YYYY-MM.")]
+            elif value and not FIRST_MONTH <= value <= LAST_MONTH:
+                errors[name] = [
+                    _("Give a month from %(first)s to %(last)s.") % {"first": FIRST_MONTH, "last": LAST_MONTH}
+                ]
         if not errors and self.month_from and self.month_to and self.month_from > self.month_to:
             errors["month_to"] = [_("The period ends before it starts.")]
         if self.district and self.district not in District.values:

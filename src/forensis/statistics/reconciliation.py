@@ -44,7 +44,7 @@ from forensis.core.vocabulary import District, Sex
 from forensis.deaths.models import MAX_AGE
 
 from . import homicide
-from .filters import Filters, months_between, next_month
+from .filters import FIRST_MONTH, LAST_MONTH, Filters, months_between, next_month
 
 #: Largest police list accepted, and most rows.
 MAX_BYTES = 5 * 1024 * 1024
@@ -200,6 +200,8 @@ def _parse_row(row: list[str], line: int, position: dict[str, int], today: date,
         )
     elif when > today:
         errors.append(RowError(line, "date_of_death", _("The date is in the future.")))
+    elif when.strftime("%Y-%m") < FIRST_MONTH:
+        errors.append(RowError(line, "date_of_death", _("The date is before %(year)s.") % {"year": FIRST_MONTH[:4]}))
     district = _DISTRICTS.get(" ".join(cell("district").split()).casefold())
     if district is None:
         errors.append(RowError(line, "district", _("“%(value)s” is not a district.") % {"value": cell("district")}))
@@ -297,6 +299,12 @@ class Reconciliation:
     outside_period: int = 0
 
     @property
+    def matched_outside_period(self) -> int:
+        """Police rows of the period matched to a Forensis victim of a neighbouring month outside it: matched, but
+        not in the Forensis column (which counts the period's Forensis victims only)."""
+        return sum(1 for match in self.matches if not self.first_month <= match.forensis.month <= self.last_month)
+
+    @property
     def totals(self) -> dict[str, int]:
         keys = ("police", "forensis", "matched", "police_only", "forensis_only")
         return {key: sum(row[key] for row in self.rows) for key in keys}
@@ -327,7 +335,11 @@ def reconcile(police: list[PoliceRecord], filters: Filters | None = None) -> Rec
         p for p in police if first <= p.month <= last and (not filters.district or p.district == filters.district)
     ]
     result = Reconciliation(first_month=first, last_month=last, outside_period=len(police) - len(in_period))
-    widened = Filters(month_from=_previous_month(first), month_to=next_month(last), district=filters.district)
+    widened = Filters(
+        month_from=max(FIRST_MONTH, _previous_month(first)),
+        month_to=min(LAST_MONTH, next_month(last)),
+        district=filters.district,
+    )
     candidates = forensis_records(widened)
     taken: set[int] = set()
 

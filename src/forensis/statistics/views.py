@@ -28,7 +28,7 @@ from .dashboards import DASHBOARDS
 from .exports import figure_csv, figure_xlsx
 from .filters import Filters
 from .forms import FilterForm, PoliceListForm, PopulationForm, default_period
-from .models import Population
+from .models import MAX_YEAR, MIN_YEAR, Population
 from .reconciliation import PoliceListError, parse_police_list, reconcile
 
 VIEW = "statistics.view_statistics"
@@ -158,6 +158,10 @@ def _open_data_filters(request) -> Filters:
     for name, value in years.items():
         if value and not (value.isdigit() and len(value) == 4):
             raise ValidationError({name: [_("Give a year as four digits.")]})
+        if value and not MIN_YEAR <= int(value) <= MAX_YEAR:
+            raise ValidationError(
+                {name: [_("Give a year from %(min)s to %(max)s.") % {"min": MIN_YEAR, "max": MAX_YEAR}]}
+            )
     return Filters(
         month_from=f"{years['year_from']}-01" if years["year_from"] else "",
         month_to=f"{years['year_to']}-12" if years["year_to"] else "",
@@ -167,21 +171,23 @@ def _open_data_filters(request) -> Filters:
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def open_data(request):
+    context = {
+        "query": request.GET.urlencode(),
+        "year_from": request.GET.get("year_from", ""),
+        "year_to": request.GET.get("year_to", ""),
+        "errors": [],
+        "tables": [],
+        "dictionary": None,
+    }
     try:
         filters = _open_data_filters(request)
     except ValidationError as error:
-        return render(request, "statistics/open_data.html", {"errors": error.messages, "tables": []}, status=400)
+        return render(request, "statistics/open_data.html", {**context, "errors": error.messages}, status=400)
     built = opendata.tables(filters)
     return render(
         request,
         "statistics/open_data.html",
-        {
-            "tables": built,
-            "dictionary": opendata.data_dictionary(built),
-            "query": request.GET.urlencode(),
-            "year_from": request.GET.get("year_from", ""),
-            "year_to": request.GET.get("year_to", ""),
-        },
+        {**context, "tables": built, "dictionary": opendata.data_dictionary(built)},
     )
 
 
