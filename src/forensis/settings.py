@@ -113,6 +113,10 @@ def _database(data_dir: Path) -> dict:
         )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    else:
+        # PostgreSQL's JIT compiler spends seconds compiling the statistics' aggregate queries that run in a
+        # fraction of that without it (measured in bench/benchmarks/statistics.py); Forensis's queries are short.
+        config.setdefault("OPTIONS", {})["options"] = "-c jit=off"
     return config
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.utils import timezone
 
 from forensis.lab.models import Discipline
 from forensis.statistics import management
@@ -46,6 +47,16 @@ def test_backlog_now_counts_what_is_still_open(casework):
     rows = rows_by(figures.rows)
     assert (rows["toxicology"]["open"], rows["toxicology"]["over_30_days"]) == (4, 4)  # O1, O2, O3, F1
     assert figures.open == 7
+
+
+def test_the_present_backlog_reads_the_open_requests_as_a_snapshot_taken_now_would(casework):
+    """The present snapshot (partial index: neither released nor cancelled) agrees with the general condition."""
+    current, ages = management.open_work(Filters())
+    moment = timezone.now()
+    assert Filters().is_current() and not Filters().is_current(moment)
+    past, past_ages = management.open_work(Filters(), as_of=moment)
+    assert current.rows == past.rows and ages.rows == past_ages.rows
+    assert current.open > 0
 
 
 def test_backlog_at_the_end_of_the_period(casework):

@@ -65,7 +65,11 @@ class Case(Incident, Migrated):
         ordering = ["-received_at"]
         verbose_name = _("case")
         verbose_name_plural = _("cases")
-        indexes = [models.Index(fields=["agency", "agency_case_number"])]
+        indexes = [
+            models.Index(fields=["agency", "agency_case_number"]),
+            # Statistics filtered by district select on the month received.
+            models.Index(fields=["district", "received_month"], name="cases_case_district_month_idx"),
+        ]
         constraints = [Migrated.legacy_constraint("unique_case_legacy_id")]
 
     def __str__(self) -> str:

@@ -168,6 +168,8 @@ class Item(DescribedItem, Migrated):
             ),
             Migrated.legacy_constraint("unique_item_legacy_id"),
         ]
+        # Statistics select a case's items by type (firearm cases, seized drugs received).
+        indexes = [models.Index(fields=["type", "case"], name="evidence_item_type_case_idx")]
 
     def __str__(self) -> str:
         return self.label

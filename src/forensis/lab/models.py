@@ -106,6 +106,15 @@ class ServiceRequest(models.Model):
             ("release_request", _("Can release reviewed requests")),
             ("manage_catalogue", _("Can manage methods, instruments, reagent lots and authorisations")),
         ]
+        indexes = [
+            # The backlog now: the requests neither released nor cancelled, per discipline and age.
+            models.Index(
+                fields=["discipline", "requested_at"],
+                condition=models.Q(released_at__isnull=True, cancelled_at__isnull=True),
+                name="lab_request_open_idx",
+            ),
+            models.Index(fields=["court_date"], name="lab_request_court_date_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case.lab_number} {self.discipline.name}"

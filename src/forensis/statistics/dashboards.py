@@ -171,8 +171,7 @@ def _quality(notes: dict) -> list[tuple[str, object]]:
 
 @builds("backlog", "age_profile")
 def backlog_section(filters: Filters) -> Section:
-    backlog = management.backlog(filters)
-    ages = management.age_profile(filters, as_of=backlog.as_of)
+    backlog, ages = management.open_work(filters)
     bucket_headings = [(bucket, str(_("%(range)s days") % {"range": bucket})) for bucket in ages.buckets]
     return Section(
         "backlog",

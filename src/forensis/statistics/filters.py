@@ -117,6 +117,11 @@ class Filters:
         end = self.end
         return end if end is not None and end < now else now
 
+    def is_current(self, as_of: datetime | None = None) -> bool:
+        """Whether a snapshot figure is of the present: no ``as_of`` given and the period not yet ended."""
+        end = self.end
+        return as_of is None and (end is None or end >= timezone.now())
+
     def month_range(self, field: str) -> dict[str, str]:
         """Lookups selecting ``field`` (a stored "YYYY-MM" column) within the period."""
         lookups = {}

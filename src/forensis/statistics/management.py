@@ -22,6 +22,7 @@ from django.db.models import Count, F, FloatField, Func, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from forensis.accounts.models import Agency
 from forensis.evidence.models import Item, Shipment
 from forensis.lab.models import Discipline, RequestStatus, ServiceRequest
 
@@ -60,19 +61,32 @@ PERCENTILE = 90
 
 
 def requests(filters: Filters) -> QuerySet[ServiceRequest]:
-    """Every request the discipline, district (of the case) and agency (of the case) filters select, unordered."""
+    """Every request the discipline, district (of the case) and agency (of the case) filters select, unordered.
+
+    The discipline and agency are looked up first and compared by key: a join on their codes makes PostgreSQL
+    misjudge how many rows match and loop over every case of the agency."""
     selected = ServiceRequest.objects.all()
     if filters.discipline:
-        selected = selected.filter(discipline__code=filters.discipline)
+        selected = selected.filter(discipline_id=_key(Discipline, filters.discipline))
     if filters.district:
         selected = selected.filter(case__district=filters.district)
     if filters.agency:
-        selected = selected.filter(case__agency__code=filters.agency)
+        selected = selected.filter(case__agency_id=_key(Agency, filters.agency))
     return selected.order_by()
 
 
-def open_at(moment: datetime) -> Q:
-    """Requests received by ``moment`` and neither released nor cancelled by then."""
+def _key(model, code: str) -> int | None:
+    return model.objects.filter(code=code).values_list("pk", flat=True).first()
+
+
+def open_at(moment: datetime, *, current: bool = False) -> Q:
+    """Requests received by ``moment`` and neither released nor cancelled by then.
+
+    ``current``: the snapshot is of the present, so nothing was released or cancelled after it, and the
+    condition is the one the partial index ``lab_request_open_idx`` holds (neither released nor cancelled),
+    which reads the open requests only."""
+    if current:
+        return Q(released_at__isnull=True, cancelled_at__isnull=True)
     return (
         Q(requested_at__lte=moment)
         & (Q(released_at__isnull=True) | Q(released_at__gt=moment))
@@ -115,19 +129,32 @@ class Backlog:
         return sum(row["over_30_days"] for row in self.rows)
 
 
+def _open_counts(filters: Filters, moment: datetime, *, current: bool) -> dict[int, dict]:
+    """Per discipline, the requests open at ``moment``: in all, over 30 days, and per age bucket — one query for
+    the backlog and the age profile together."""
+    annotations = {"open": Count("pk"), "over_30_days": Count("pk", filter=older_than(moment, NIJ_DAYS + 1))}
+    for code, first, last in AGE_BUCKETS:
+        condition = older_than(moment, first)
+        if last is not None:
+            condition &= ~older_than(moment, last + 1)
+        annotations[code] = Count("pk", filter=condition)
+    rows = requests(filters).filter(open_at(moment, current=current)).values("discipline").annotate(**annotations)
+    return {row["discipline"]: row for row in rows}
+
+
+def open_work(filters: Filters, *, as_of: datetime | None = None) -> tuple[Backlog, AgeProfile]:
+    """The backlog and the age profile at ``as_of`` (default: the end of the period if it has ended, else now)."""
+    moment = filters.as_of(as_of)
+    counts = _open_counts(filters, moment, current=filters.is_current(as_of))
+    return _backlog(filters, moment, counts), _age_profile(filters, moment, counts)
+
+
 def backlog(filters: Filters, *, as_of: datetime | None = None) -> Backlog:
     """Backlog per discipline at ``as_of`` (default: the end of the period if it has ended, else now)."""
-    moment = filters.as_of(as_of)
-    counts = {
-        row["discipline"]: row
-        for row in requests(filters)
-        .filter(open_at(moment))
-        .values("discipline")
-        .annotate(
-            open=Count("pk"),
-            over_30_days=Count("pk", filter=older_than(moment, NIJ_DAYS + 1)),
-        )
-    }
+    return open_work(filters, as_of=as_of)[0]
+
+
+def _backlog(filters: Filters, moment: datetime, counts: dict[int, dict]) -> Backlog:
     result = Backlog(as_of=moment)
     for discipline in _disciplines(filters, set(counts)):
         row = counts.get(discipline.pk, {})
@@ -160,17 +187,10 @@ class AgeProfile:
 
 def age_profile(filters: Filters, *, as_of: datetime | None = None) -> AgeProfile:
     """How old the open requests are at ``as_of``: 0–30, 31–60, 61–90, 91–180 and over 180 whole days."""
-    moment = filters.as_of(as_of)
-    annotations = {}
-    for code, first, last in AGE_BUCKETS:
-        condition = older_than(moment, first)
-        if last is not None:
-            condition &= ~older_than(moment, last + 1)
-        annotations[code] = Count("pk", filter=condition)
-    counts = {
-        row["discipline"]: row
-        for row in requests(filters).filter(open_at(moment)).values("discipline").annotate(**annotations)
-    }
+    return open_work(filters, as_of=as_of)[1]
+
+
+def _age_profile(filters: Filters, moment: datetime, counts: dict[int, dict]) -> AgeProfile:
     buckets = tuple(code for code, _first, _last in AGE_BUCKETS)
     result = AgeProfile(as_of=moment, buckets=buckets)
     for discipline in _disciplines(filters, set(counts)):
@@ -390,7 +410,7 @@ def court_dates_at_risk(filters: Filters, *, within_days: int = 14, as_of: datet
     until = today + timedelta(days=within_days)
     at_risk = (
         requests(filters)
-        .filter(open_at(moment), court_date__gte=today, court_date__lte=until)
+        .filter(open_at(moment, current=as_of is None), court_date__gte=today, court_date__lte=until)
         .select_related("case", "discipline", "assigned_to")
         .order_by("court_date", "-priority", "requested_at", "pk")
     )
