@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from forensis.cases.models import Person
@@ -190,15 +190,20 @@ def seized_drugs(filters: Filters) -> SeizedDrugs:
         type=ItemType.SEIZED_DRUGS, sub_number__isnull=True, case__in=cases(filters).values("pk")
     ).order_by()
     received_grams, by_weight, other_units, no_amount, migrated = Decimal(0), 0, 0, 0, 0
-    for amount, unit, legacy_id in items.values_list("amount_received", "amount_unit", "legacy_id").iterator():
-        migrated += bool(legacy_id)
-        grams = _grams(amount, unit)
-        if amount is None:
-            no_amount += 1
-        elif grams is None:
-            other_units += 1
-        else:
-            by_weight += 1
+    per_unit = items.values("amount_unit").annotate(
+        items=Count("pk"),
+        weighed=Count("amount_received"),
+        total=Sum("amount_received"),
+        migrated=Count("pk", filter=~Q(legacy_id="")),
+    )
+    for row in per_unit:
+        migrated += row["migrated"]
+        no_amount += row["items"] - row["weighed"]
+        grams = _grams(row["total"], row["amount_unit"])
+        if row["amount_unit"] not in GRAMS:
+            other_units += row["weighed"]
+        elif grams is not None:
+            by_weight += row["weighed"]
             received_grams += grams
     count = by_weight + other_units + no_amount
     result.received = {
