@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.test import Client
 
 from forensis.accounts import services
 from forensis.accounts.models import AgencyType
@@ -99,6 +100,26 @@ def officer(make_user, police):
 @pytest.fixture
 def other_officer(make_user, other_police):
     return make_user(Role.AGENCY_OFFICER, agency=other_police, username="officer.b")
+
+
+@pytest.fixture
+def client_for(settings):
+    """A separate browser (test client, ``options`` passed on) signed in as ``user``, MFA already verified."""
+    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
+
+    def sign_in(user, **options) -> Client:
+        client = Client(**options)
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def statistician(make_user, make_agency):
+    """A statistician of the crime observatory (outside the laboratory: aggregates only)."""
+    observatory = make_agency(AgencyType.OBSERVATORY, code="OBS", name="Crime Observatory")
+    return make_user(Role.STATISTICIAN, agency=observatory, username="statistician")
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ import html
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from forensis.accounts.models import AgencyType
-from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
 from forensis.cases.models import Case
 from forensis.deaths import body_custody, services
@@ -25,25 +22,6 @@ from tests.deaths.conftest import GUNSHOT_AUTOPSY
 from tests.reports.conftest import pdf_text
 
 NUMBERED_PAGES = ["deaths:detail", "deaths:edit", "deaths:receive", "deaths:autopsy", "deaths:release"]
-
-
-@pytest.fixture
-def client_for(settings):
-    """A separate browser (test client) signed in as ``user``, MFA already verified."""
-    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
-
-    def sign_in(user) -> Client:
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
-def statistician(make_user, make_agency):
-    observatory = make_agency(AgencyType.OBSERVATORY, code="OBS", name="Crime Observatory")
-    return make_user(Role.STATISTICIAN, agency=observatory, username="statistician")
 
 
 def text(response) -> str:

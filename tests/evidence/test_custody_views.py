@@ -50,19 +50,6 @@ def box(custodian):
     return services.save_location(custodian, None, name="Box 1", kind=LocationKind.BOX, capacity=10)
 
 
-@pytest.fixture
-def client_for(settings):
-    """A separate browser (test client) signed in as ``user``, MFA already verified."""
-    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
-
-    def sign_in(user) -> Client:
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    return sign_in
-
-
 def text(response) -> str:
     return html.unescape(response.content.decode())
 

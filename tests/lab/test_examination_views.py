@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from forensis.accounts.roles import Role
@@ -29,19 +28,6 @@ from tests.conftest import PASSWORD
 from tests.lab.test_examination_services import BAC, all_yes, authorise, catalogue, receive, request_of, start
 
 WORKLIST = reverse("lab:worklist")
-
-
-@pytest.fixture
-def client_for(settings):
-    """A separate browser (test client) signed in as ``user``, MFA already verified."""
-    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
-
-    def sign_in(user) -> Client:
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    return sign_in
 
 
 @pytest.fixture(autouse=True)

@@ -26,19 +26,6 @@ def lab(make_user, officer):
     return Lab(make_user, officer)
 
 
-@pytest.fixture
-def client_for(settings):
-    """A separate browser (test client) signed in as ``user``, MFA already verified."""
-    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
-
-    def sign_in(user) -> Client:
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    return sign_in
-
-
 def page(client: Client, name: str, lab: Lab, data: dict | None = None):
     url = reverse(name, args=[lab.request.pk])
     return client.post(url, data) if data is not None else client.get(url)

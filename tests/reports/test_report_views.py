@@ -13,8 +13,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from forensis.accounts.models import AgencyType
-from forensis.accounts.roles import Role
 from forensis.audit.models import AuditEvent
 from forensis.lab.models import RequestStatus
 from forensis.reports import services
@@ -25,30 +23,11 @@ REASON = "The concentration was transcribed wrongly from run 0412."
 
 
 @pytest.fixture
-def client_for(settings):
-    """A separate browser (test client) signed in as ``user``, MFA already verified."""
-    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
-
-    def sign_in(user, **options) -> Client:
-        client = Client(**options)
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
 def contact(released, officer, prosecutors):
     """The prosecutor's office named as the case's contact by the submitting officer."""
     return services.add_case_contact(
         officer, released.case, role=ContactRole.PROSECUTOR, agency=prosecutors, name="Paula Reyes", email="p@odpp.bz"
     )
-
-
-@pytest.fixture
-def statistician(make_user, make_agency):
-    observatory = make_agency(AgencyType.OBSERVATORY, code="OBS", name="Crime Observatory")
-    return make_user(Role.STATISTICIAN, agency=observatory, username="statistician")
 
 
 def text(response) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from forensis.statistics import reconciliation
 from forensis.statistics.filters import Filters
@@ -127,3 +128,11 @@ def test_rows_outside_the_period_or_district_are_not_compared(homicides):
     assert sorted(r.reference for r in result.forensis_only) == [homicides.cases["K1"].lab_number]
     # Without a period the list's own months are compared.
     assert (reconcile(police).first_month, reconcile(police).last_month) == ("2026-01", "2026-02")
+
+
+@pytest.mark.django_db
+def test_reconciling_no_rows_without_a_period_is_refused():
+    with pytest.raises(ValidationError) as refused:
+        reconcile([])
+    assert refused.value.message_dict == {"month_from": ["The list has no rows; give a period to compare over."]}
+    assert reconcile([], Filters(month_from="2026-01", month_to="2026-01")).totals["police"] == 0

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -45,26 +44,6 @@ REFUSED = [
     "scene_technician",
     "auditor",
 ]
-
-
-@pytest.fixture
-def client_for(settings):
-    """A separate browser (test client) signed in as ``user``, MFA already verified."""
-    settings.FORENSIS_DEFER_MFA_ENROLMENT = True
-
-    def sign_in(user) -> Client:
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
-def statistician(make_user, make_agency):
-    """A statistician of the crime observatory (outside the laboratory)."""
-    observatory = make_agency(AgencyType.OBSERVATORY, code="OBS", name="Crime Observatory")
-    return make_user(Role.STATISTICIAN, agency=observatory, username="statistician")
 
 
 @pytest.fixture
@@ -875,6 +854,11 @@ def test_a_bad_period_on_the_upload_form_is_shown(client_for, statistician, homi
     page = text(compare(client, POLICE_LIST, district="XX"))
     assert "Select a valid choice. XX is not one of the available choices." in page
     assert 'data-testid="reconciliation-result"' not in page
+
+
+def test_a_list_without_rows_is_refused(client_for, statistician, homicides):
+    page = text(compare(client_for(statistician), POLICE_HEADER, **JANUARY))
+    assert "File: The list has no rows." in page and 'data-testid="reconciliation-result"' not in page
 
 
 def test_a_list_bigger_than_the_limit_is_refused(client_for, statistician):

@@ -324,13 +324,14 @@ def _previous_month(month: str) -> str:
 
 def reconcile(police: list[PoliceRecord], filters: Filters | None = None) -> Reconciliation:
     """Compare the police list with Forensis over the filters' period (else the months the list covers) and,
-    when the filters name one, a district. The agency and discipline filters do not apply."""
+    when the filters name one, a district. The agency and discipline filters do not apply. An empty list with
+    no period is refused (ValidationError on ``month_from``)."""
     filters = filters or Filters()
     months = sorted(record.month for record in police)
     first = filters.month_from or (months[0] if months else "")
     last = filters.month_to or (months[-1] if months else "")
     if not first or not last:
-        raise ValueError("An empty police list needs a period.")
+        raise ValidationError({"month_from": [_("The list has no rows; give a period to compare over.")]})
     in_period = [
         p for p in police if first <= p.month <= last and (not filters.district or p.district == filters.district)
     ]

@@ -14,7 +14,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -24,7 +24,7 @@ from forensis.accounts.scoping import Scope, access_scope
 from forensis.core.services import call_with_form_errors
 
 from . import bulletin, opendata, services
-from .dashboards import DASHBOARDS
+from .dashboards import DASHBOARDS, Chart, Figure
 from .exports import figure_csv, figure_xlsx
 from .filters import Filters
 from .forms import FilterForm, PoliceListForm, PopulationForm, default_period
@@ -70,7 +70,7 @@ def dashboard(request, key: str):
             "dashboard": board,
             "form": form,
             "sections": sections,
-            "query": form.data.urlencode() if hasattr(form.data, "urlencode") else "",
+            "query": form.data.urlencode(),
             "sees_cases": _sees_cases(request.user),
             "bulletin_month": default_period()[1],
         },
@@ -119,34 +119,31 @@ def reconciliation(request):
     if request.method == "POST" and form.is_valid():
         try:
             police = parse_police_list(form.cleaned_data["police_list"])
-            result = reconcile(police, form.filters)
         except PoliceListError as error:
-            for message in error.messages:
-                form.add_error("police_list", message)
-        except ValueError:
-            form.add_error("month_from", _("The list has no rows; give a period to compare over."))
+            form.add_error("police_list", error.messages)
+        else:
+            result = call_with_form_errors(form, reconcile, police, form.filters)
     context = {"form": form, "result": result, "sees_cases": _sees_cases(request.user)}
     if result is not None:
-        context["chart"] = _reconciliation_chart(result)
+        context["chart"] = _per_month_figure(result).chart_data()
     return render(request, "statistics/reconciliation.html", context)
 
 
-def _reconciliation_chart(result) -> dict:
-    per_month: dict[str, dict[str, int]] = {}
+def _per_month_figure(result) -> Figure:
+    """Both counts per month (the districts added up), drawn above the month × district table."""
+    per_month: dict[str, dict] = {}
     for row in result.rows:
-        entry = per_month.setdefault(row["month"], {"police": 0, "forensis": 0})
+        entry = per_month.setdefault(row["month"], {"month": row["month"], "police": 0, "forensis": 0})
         entry["police"] += row["police"]
         entry["forensis"] += row["forensis"]
-    return {
-        "type": "bar",
-        "stacked": False,
-        "horizontal": False,
-        "labels": list(per_month),
-        "datasets": [
-            {"label": _("Police list"), "data": [entry["police"] for entry in per_month.values()]},
-            {"label": "Forensis", "data": [entry["forensis"] for entry in per_month.values()]},
-        ],
-    }
+    columns = [("month", _("Month")), ("police", _("Police list")), ("forensis", "Forensis")]
+    return Figure(
+        "reconciliation",
+        _("Police list and Forensis per month"),
+        columns,
+        list(per_month.values()),
+        Chart(("police", "forensis")),
+    )
 
 
 # --- open data ------------------------------------------------------------------------------------------------
@@ -226,7 +223,7 @@ def population(request):
     form = PopulationForm(request.POST or None) if may_change else None
     if request.method == "POST":
         if not may_change:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied
         if form.is_valid():
             figure = call_with_form_errors(form, services.set_population, request.user, **form.cleaned_data)
             if figure is not None:
