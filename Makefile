@@ -6,6 +6,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/forensis
 
 export FORENSIS_DATA_DIR ?= $(CURDIR)/var
+# The suite's temporary files live in this checkout, not in /tmp/pytest-of-USER: pytest keeps only
+# the three newest sessions there, so another pytest run on the same machine could delete a
+# directory a running test still uses.
+PYTEST := FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest --basetemp=$(CURDIR)/var/pytest
 
 .PHONY: run test test-postgres test-e2e lint bench bench-quick chromium mdbtools install install-dev clean messages
 
@@ -22,17 +26,17 @@ test: install-dev chromium mdbtools
 	$(BIN)/forensis compilemessages
 	$(BIN)/ruff check src tests bench
 	$(BIN)/forensis makemigrations --check --dry-run
-	FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 ## make test-postgres: the same suite on PostgreSQL (DATABASE_URL, default $(PG_URL))
 test-postgres: install-dev chromium mdbtools
 	$(BIN)/forensis compilemessages
-	FORENSIS_DATA_DIR=$(CURDIR)/var/test DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(PYTEST) $(PYTEST_ARGS)
 
 ## make test-e2e: only the browser tests (headless chromium)
 test-e2e: install-dev chromium mdbtools
 	$(BIN)/forensis compilemessages
-	FORENSIS_DATA_DIR=$(CURDIR)/var/test $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+	$(PYTEST) tests/e2e $(PYTEST_ARGS)
 
 ## make bench: the performance harness (prints a table, writes bench/results.json)
 bench: install-dev

@@ -132,3 +132,72 @@ def signed_in(client, settings):
         return client
 
     return sign_in
+
+
+# --- tests that commit (concurrency on PostgreSQL) --------------------------------------------------------------
+
+RACE_TIMEOUT_S = 60
+
+
+def _reinstall_ledger_triggers() -> None:
+    from django.db import connection
+
+    from forensis.core import append_only
+
+    for table in append_only.LEDGER_TABLES:
+        append_only.remove(connection, table)
+        append_only.install(connection, table)
+
+
+@pytest.fixture(scope="module")
+def ledger_triggers_after_the_module(django_db_blocker):
+    """Module teardown runs after the last test's flush: protect the ledgers again for the rest of the session."""
+    yield
+    with django_db_blocker.unblock():
+        _reinstall_ledger_triggers()
+
+
+@pytest.fixture
+def committed_ledgers(transactional_db, ledger_triggers_after_the_module):
+    """For a committing test: the append-only triggers on at the start, dropped before the flush at the end
+    (pytest-django empties the tables with TRUNCATE, which they refuse)."""
+    from django.db import connection
+
+    from forensis.core import append_only
+
+    _reinstall_ledger_triggers()
+    yield
+    for table in append_only.LEDGER_TABLES:
+        append_only.remove(connection, table)
+
+
+def race(attempts, timeout_s: float = RACE_TIMEOUT_S) -> tuple[list, list[BaseException]]:
+    """Run the attempts in as many threads, released together by a barrier; each on its own connection."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(attempts))
+    results: list = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(attempt) -> None:
+        try:
+            barrier.wait(timeout=timeout_s)
+            outcome = attempt()
+            with lock:
+                results.append(outcome)
+        except Exception as exc:  # collected and asserted on by the test
+            with lock:
+                errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout_s)
+    assert not any(thread.is_alive() for thread in threads), "a thread is still waiting (deadlock?)"
+    return results, errors

@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "forensis.deaths",
     "forensis.legacy",
     "forensis.statistics",
+    "forensis.api",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -161,11 +162,56 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks",
     "django_tasks_db",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 # Background work (the legacy import started from its page) is queued in the database and run by the worker
 # that ``forensis serve`` starts beside gunicorn (``forensis db_worker`` runs one on its own).
 TASKS = {"default": {"BACKEND": os.environ.get("FORENSIS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+
+# The REST API (forensis.api; docs/api.md). JSON only; partner tokens or a signed-in session; every error in one
+# JSON shape with a stable code.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "forensis.api.authentication.PartnerTokenAuthentication",
+        "forensis.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "forensis.api.base.TokenResourcePermission",
+        "forensis.api.base.DjangoPermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["forensis.api.base.PartnerTokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "forensis.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "forensis.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Forensis API",
+    "DESCRIPTION": "Interagency exchange with the forensic laboratory: submissions, cases, items and custody, "
+    "requests, released reports, statistics and a change feed. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ItemTypeEnum": "forensis.evidence.models.ItemType",
+        "SubmittedItemTypeEnum": "forensis.api.serializers.SUBMITTED_ITEM_TYPES",
+    },
+}
+#: The largest request body the API reads (bytes); larger ones get 413.
+FORENSIS_API_MAX_BODY_BYTES = _env_int("FORENSIS_API_MAX_BODY_BYTES", 1_048_576)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

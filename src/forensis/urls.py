@@ -14,6 +14,8 @@ urlpatterns = [
     path("deaths/", include("forensis.deaths.urls")),
     path("legacy/", include("forensis.legacy.urls")),
     path("statistics/", include("forensis.statistics.urls")),
+    path("api/v1/", include("forensis.api.urls")),
+    path("", include("forensis.api.web_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
 ]

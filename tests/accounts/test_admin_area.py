@@ -114,9 +114,9 @@ def test_audit_log_page_for_auditors_only_and_viewing_is_audited(signed_in, make
 
 def test_every_role_has_a_home_page(signed_in, make_user, make_agency):
     from forensis.accounts.models import AgencyType
-    from forensis.accounts.roles import OUTSIDE_ROLES
+    from forensis.accounts.roles import OUTSIDE_ROLES, PERSON_ROLES
 
-    for role in Role:
+    for role in map(Role, dict(PERSON_ROLES)):
         agency = make_agency(AgencyType.POLICE) if role in OUTSIDE_ROLES else None
         user = make_user(role, agency=agency)
         body = signed_in(user).get("/").content.decode()

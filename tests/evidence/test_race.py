@@ -14,8 +14,6 @@ another committing test emptied the tables before it.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -24,13 +22,13 @@ from django.db import connection
 from django.utils import timezone
 
 from forensis.accounts.roles import Role
-from forensis.core import append_only
 from forensis.evidence import services as evidence_services
 from forensis.evidence.models import CustodyEvent, Item, LocationKind, Purpose
 from forensis.evidence.services import gap_check, hand_over, move_items, verify_ledger
 from forensis.intake import services as intake
 from forensis.intake.services import ItemCheck, ItemData
 from forensis.lab.models import Discipline
+from tests.conftest import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -38,58 +36,12 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-LEDGER_TABLES = append_only.LEDGER_TABLES
 THREADS = 20
-TIMEOUT_S = 60
-
-
-def _reinstall_triggers() -> None:
-    for table in LEDGER_TABLES:
-        append_only.remove(connection, table)
-        append_only.install(connection, table)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def triggers_back_after_the_flush(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        _reinstall_triggers()
 
 
 @pytest.fixture(autouse=True)
-def flushable_ledgers(transactional_db):
-    _reinstall_triggers()
-    yield
-    for table in LEDGER_TABLES:
-        append_only.remove(connection, table)
-
-
-def race(attempts: list[Callable[[], object]]) -> tuple[list[object], list[Exception]]:
-    """Run the attempts in as many threads, released together by a barrier; each on its own connection."""
-    barrier = threading.Barrier(len(attempts))
-    results: list[object] = []
-    errors: list[Exception] = []
-    lock = threading.Lock()
-
-    def run(attempt: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=TIMEOUT_S)
-            outcome = attempt()
-            with lock:
-                results.append(outcome)
-        except Exception as exc:  # collected and asserted on by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=TIMEOUT_S)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still waiting (deadlock?)"
-    return results, errors
+def _committing(committed_ledgers):
+    """Every test here commits from several threads."""
 
 
 def received_item(officer, custodian) -> Item:

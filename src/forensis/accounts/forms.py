@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from forensis.core.forms import BootstrapFormMixin
 
 from .models import Agency, User
-from .roles import Role
+from .roles import PERSON_ROLES
 
 
 class LoginForm(BootstrapFormMixin, AuthenticationForm):
@@ -71,7 +71,7 @@ class ReasonForm(BootstrapFormMixin, forms.Form):
 
 
 class UserForm(BootstrapFormMixin, forms.ModelForm):
-    roles = forms.MultipleChoiceField(label=_("Roles"), choices=Role.choices, widget=forms.CheckboxSelectMultiple)
+    roles = forms.MultipleChoiceField(label=_("Roles"), choices=PERSON_ROLES, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = User

@@ -24,6 +24,8 @@ class Role(models.TextChoices):
     PROSECUTOR = "prosecutor", _("Prosecutor")
     STATISTICIAN = "statistician", _("Statistician")
     AUDITOR = "auditor", _("Auditor")
+    #: The account of a partner system's API token (``forensis.api``); never given to a person.
+    PARTNER_SYSTEM = "partner_system", _("Partner system (API token)")
 
     def group(self) -> Group:
         return Group.objects.get_or_create(name=self.value)[0]
@@ -31,6 +33,8 @@ class Role(models.TextChoices):
 
 #: Roles a person outside the laboratory may hold; every other role is for laboratory staff.
 OUTSIDE_ROLES = frozenset({Role.AGENCY_OFFICER, Role.PROSECUTOR, Role.STATISTICIAN})
+#: Roles an administrator may give a person (a partner system's role comes with its API token).
+PERSON_ROLES = [(role.value, role.label) for role in Role if role != Role.PARTNER_SYSTEM]
 
 _CASE_READERS = [
     Role.ADMINISTRATOR,
@@ -52,8 +56,9 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "accounts.view_user": [Role.ADMINISTRATOR, Role.LAB_MANAGER, Role.AUDITOR],
     "accounts.view_agency": [Role.ADMINISTRATOR, Role.LAB_MANAGER, Role.EVIDENCE_CUSTODIAN, Role.AUDITOR],
     "audit.view_auditevent": [Role.ADMINISTRATOR, Role.AUDITOR],
-    "cases.view_case": _CASE_READERS,
+    "cases.view_case": [*_CASE_READERS, Role.PARTNER_SYSTEM],
     "intake.view_submission": [
+        Role.PARTNER_SYSTEM,
         Role.ADMINISTRATOR,
         Role.LAB_MANAGER,
         Role.EVIDENCE_CUSTODIAN,
@@ -61,7 +66,12 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
         Role.AGENCY_OFFICER,
         Role.AUDITOR,
     ],
-    "intake.add_submission": [Role.AGENCY_OFFICER, Role.SCENE_TECHNICIAN, Role.EVIDENCE_CUSTODIAN],
+    "intake.add_submission": [
+        Role.AGENCY_OFFICER,
+        Role.SCENE_TECHNICIAN,
+        Role.EVIDENCE_CUSTODIAN,
+        Role.PARTNER_SYSTEM,
+    ],
     "intake.receive_submission": [Role.EVIDENCE_CUSTODIAN],
     "intake.manage_kits": [Role.ADMINISTRATOR],
     "evidence.view_item": [
@@ -95,7 +105,7 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "lab.review_request": [Role.REVIEWER, Role.LAB_MANAGER, Role.MEDICAL_EXAMINER],
     "lab.release_request": [Role.LAB_MANAGER, Role.REVIEWER],
     "lab.manage_catalogue": [Role.LAB_MANAGER, Role.ADMINISTRATOR],
-    "reports.view_report": _CASE_READERS,
+    "reports.view_report": [*_CASE_READERS, Role.PARTNER_SYSTEM],
     "deaths.view_deathinvestigation": _CASE_READERS,
     "deaths.add_deathinvestigation": [Role.SCENE_TECHNICIAN, Role.MEDICAL_EXAMINER],
     "deaths.change_deathinvestigation": [Role.SCENE_TECHNICIAN, Role.MEDICAL_EXAMINER, Role.LAB_MANAGER],
@@ -109,6 +119,8 @@ PERMISSION_ROLES: dict[str, list[Role]] = {
     "legacy.correct_migrated": [Role.ADMINISTRATOR, Role.LAB_MANAGER],
     "statistics.change_population": [Role.ADMINISTRATOR],
     "statistics.view_statistics": [Role.ADMINISTRATOR, Role.LAB_MANAGER, Role.MEDICAL_EXAMINER, Role.STATISTICIAN],
+    "api.view_partnertoken": [Role.ADMINISTRATOR, Role.AUDITOR],
+    "api.manage_partnertoken": [Role.ADMINISTRATOR],
 }
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -106,6 +106,10 @@ def _validate_roles(agency: Agency, roles: Iterable[str]) -> list[Role]:
         raise ValidationError({"roles": _("Unknown role.")}) from None
     if not chosen:
         raise ValidationError({"roles": _("Choose at least one role.")})
+    if Role.PARTNER_SYSTEM in chosen:
+        raise ValidationError(
+            {"roles": _("The partner system role comes with an API token; it is not given to a person.")}
+        )
     from .models import AgencyType
 
     if agency.type != AgencyType.LABORATORY:
@@ -204,6 +208,10 @@ def set_password(actor: User | None, user: User, password: str, *, reason: str =
     """An administrator resetting a password, or a user changing their own (actor == user)."""
     if actor is None or actor.pk != user.pk:
         require_permission(actor, "accounts.manage_users")
+    if user.has_role(Role.PARTNER_SYSTEM):
+        raise ValidationError(
+            {"password": _("This is a partner system's API account: it has no password and never signs in.")}
+        )
     try:
         validate_password(password, user)
     except ValidationError as exc:

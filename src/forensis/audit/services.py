@@ -33,8 +33,10 @@ HASHED_FIELDS = (
 _CHAIN_LOCK_KEY = 0x466F72656E736973  # "Forensis"
 
 
-def _lock_chain_head() -> None:
+def lock_chain_head() -> None:
     """Make appends one at a time so no two events claim the same predecessor.
+
+    The change feed (``forensis.api.feed``) takes the same lock, so its entries are numbered in commit order.
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite: the connection begins IMMEDIATE
     transactions (settings), which already hold the database's single write lock.
@@ -80,7 +82,7 @@ def record(
         "source": current_source(),
     }
     with transaction.atomic():
-        _lock_chain_head()
+        lock_chain_head()
         prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
         fields["occurred_at"] = timezone.now()
         event_hash = link_hash({name: fields[name] for name in HASHED_FIELDS}, prev_hash)

@@ -84,6 +84,7 @@ MENU = [
         children=(
             MenuEntry(_("Users"), "accounts:user_list", ("accounts.view_user",)),
             MenuEntry(_("Agencies"), "accounts:agency_list", ("accounts.view_agency",)),
+            MenuEntry(_("Partner API tokens"), "api_tokens:token_list", ("api.view_partnertoken",)),
             MenuEntry(_("Kits"), "intake:kits", ("intake.manage_kits",)),
             MenuEntry(_("Audit log"), "audit:event_list", ("audit.view_auditevent",)),
             MenuEntry(_("Legacy import"), "legacy:list", ("legacy.run_import",)),

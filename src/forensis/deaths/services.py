@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 
 from forensis.accounts.models import Agency, AgencyType, User
 from forensis.accounts.services import require_permission
+from forensis.api.feed import publish
+from forensis.api.models import Topic
 from forensis.audit.services import record
 from forensis.cases import services as case_services
 from forensis.core import iccs, icd10
@@ -240,7 +242,8 @@ def log_death(
         raise ValidationError(dict(errors))
     _derive(investigation)
     case = case_services.matching_cases(agency, agency_case_number).order_by("received_at", "pk").first()
-    if case is None:
+    new_case = case is None
+    if new_case:
         case = case_services.open_case(
             actor,
             agency=agency,
@@ -286,6 +289,7 @@ def log_death(
         obj=investigation,
         after={"number": investigation.number, "case": case.lab_number, "body": body.label, **_snapshot(investigation)},
     )
+    publish(Topic.CASE_RECEIVED, case, new_case=new_case, death_investigation=investigation.number, items=[body.label])
     return investigation
 
 

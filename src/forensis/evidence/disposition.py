@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 
 from forensis.accounts.models import User
 from forensis.accounts.services import require_permission
+from forensis.api.feed import publish
+from forensis.api.models import Topic
 from forensis.audit.services import record
 from forensis.core import iccs
 from forensis.core.models import yearly_number
@@ -90,6 +92,7 @@ def return_to_agency(actor: User, items: Iterable[Item], officer: User, *, note:
             )
         )
         Item.objects.filter(pk=item.pk).update(status=ItemStatus.RETURNED)
+        publish(Topic.ITEM_RETURNED, item.case, item=item.label, returned_to=str(officer), note=note)
     record("item.returned", actor=actor, obj=officer, after={"items": [i.label for i in locked]}, reason=note)
     return events
 

@@ -20,6 +20,8 @@ from django.utils.translation import gettext as _
 from forensis.accounts.models import User
 from forensis.accounts.roles import Role
 from forensis.accounts.services import require_permission
+from forensis.api.feed import publish
+from forensis.api.models import Topic
 from forensis.audit.services import record
 from forensis.cases import services as case_services
 from forensis.cases.models import Case, Incident, Person
@@ -144,10 +146,24 @@ def _snapshot(submission: Submission) -> dict[str, Any]:
 
 @transaction.atomic
 def create_submission(
-    actor: User, *, kit: Kit | None = None, agency=None, submitting_officer: User | None = None, **fields: Any
+    actor: User,
+    *,
+    kit: Kit | None = None,
+    agency=None,
+    submitting_officer: User | None = None,
+    people: list[dict[str, Any]] | None = None,
+    items: list[ItemData] | None = None,
+    **fields: Any,
 ) -> Submission:
-    """A new draft. Officers create for their own agency; a custodian enters a walk-in for the officer present."""
+    """A new draft. Officers create for their own agency; a custodian enters a walk-in for the officer present.
+
+    The draft starts with ``people`` and ``items`` when given (the API sends them at once), else with the kit's
+    items, if a kit was chosen.
+    """
     require_permission(actor, "intake.add_submission")
+    _validate_submission_fields(fields)
+    if items is not None:
+        _validate_items(items, for_submit=False)
     walk_in = actor.has_perm("intake.receive_submission") and submitting_officer is not None
     if walk_in:
         if not submitting_officer.has_role(*SUBMITTING_ROLES) or not submitting_officer.is_active:
@@ -167,7 +183,9 @@ def create_submission(
     )
     submission.full_clean()
     submission.save()
-    if kit is not None:
+    if people is not None or items is not None:
+        _replace_people_and_items(submission, people or [], items or [])
+    elif kit is not None:
         for position, kit_item in enumerate(kit.items.all(), start=1):
             item = submission.items.create(
                 position=position,
@@ -247,9 +265,20 @@ def update_submission(
             setattr(submission, name, fields[name])
     submission.full_clean()
     submission.save()
+    _replace_people_and_items(submission, people, items)
+    after = _snapshot(submission)
+    if after != before:
+        action = "submission.updated" if submission.status == SubmissionStatus.DRAFT else "submission.corrected"
+        record(action, actor=actor, obj=submission, before=before, after=after, reason=reason)
+    return submission
+
+
+def _replace_people_and_items(submission: Submission, people: list[dict[str, Any]], items: list[ItemData]) -> None:
     submission.people.all().delete()
     for person in people:
-        Person(submission=submission, **{k: v for k, v in person.items() if k in PERSON_FIELDS}).save()
+        person = Person(submission=submission, **{k: v for k, v in person.items() if k in PERSON_FIELDS})
+        person.full_clean(exclude=["submission", "case"])
+        person.save()
     submission.items.all().delete()
     for position, data in enumerate(items, start=1):
         item = SubmissionItem(
@@ -259,11 +288,6 @@ def update_submission(
         item.full_clean(exclude=["submission", "item"])
         item.save()
         item.disciplines.set(data.disciplines)
-    after = _snapshot(submission)
-    if after != before:
-        action = "submission.updated" if submission.status == SubmissionStatus.DRAFT else "submission.corrected"
-        record(action, actor=actor, obj=submission, before=before, after=after, reason=reason)
-    return submission
 
 
 def _item_data(item: SubmissionItem) -> ItemData:
@@ -444,9 +468,6 @@ def receive_submission(
             for discipline in listed.disciplines.all():
                 by_discipline[discipline].append(listed.item)
         listed.save()
-    for discipline, discipline_items in by_discipline.items():
-        create_service_request(actor, case, discipline, discipline_items, requested_at=now)
-
     submission.status = SubmissionStatus.RECEIVED
     submission.case, submission.received_at, submission.received_by = case, now, actor
     submission.receipt_number = yearly_number("RCT", "receipt", now)
@@ -467,6 +488,19 @@ def receive_submission(
             ],
         },
     )
+    publish(
+        Topic.CASE_RECEIVED,
+        case,
+        new_case=attach_to is None,
+        submission=submission.reference,
+        receipt=submission.receipt_number,
+        agency_case_number=case.agency_case_number,
+        items=[i.item.label for i in items if i.item_id],
+        deviations=len(deviations),
+    )
+    # After the case's own entry, so a partner following the feed learns of the case before its requests.
+    for discipline, discipline_items in by_discipline.items():
+        create_service_request(actor, case, discipline, discipline_items, requested_at=now)
     _notify_received(submission, case, deviations)
     return case
 

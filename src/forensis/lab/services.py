@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 
 from forensis.accounts.models import User
 from forensis.accounts.services import require_permission
+from forensis.api.feed import publish
+from forensis.api.models import Topic
 from forensis.audit.services import record
 from forensis.core.files import store_upload
 from forensis.core.models import yearly_number
@@ -66,7 +68,13 @@ STAGE_TIMESTAMPS = (
 
 
 def _locked(request: ServiceRequest, *allowed: str) -> ServiceRequest:
-    request = ServiceRequest.objects.select_for_update().select_related("discipline", "case").get(pk=request.pk)
+    # Lock the request row only: locking its discipline and case too made it wait, against the audit chain's lock,
+    # on a reception inserting a request of the same discipline (a deadlock on PostgreSQL).
+    request = (
+        ServiceRequest.objects.select_for_update(of=("self",))
+        .select_related("discipline", "case")
+        .get(pk=request.pk)
+    )
     if allowed and request.status not in allowed:
         raise ValidationError(
             _("Request %(request)s is %(status)s; this step is not possible now.")
@@ -99,7 +107,20 @@ def _move(
         after={"status": to, **{k: getattr(v, "pk", v) for k, v in changes.items()}},
         reason=reason,
     )
+    _publish_status(request, before)
     return request
+
+
+def _publish_status(request: ServiceRequest, before: str | None) -> None:
+    """The change feed's entry for a request's new status (partners follow their cases' progress by it)."""
+    publish(
+        Topic.REQUEST_STATUS,
+        request.case,
+        request=request.pk,
+        discipline=request.discipline.code,
+        from_status=before,
+        status=request.status,
+    )
 
 
 # --- catalogue rules -----------------------------------------------------------------------------
@@ -199,6 +220,7 @@ def create_service_request(
             "parent": parent.pk if parent else None,
         },
     )
+    _publish_status(request, None)
     return request
 
 

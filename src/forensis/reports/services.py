@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 
 from forensis.accounts.models import Agency, AgencyType, User
 from forensis.accounts.services import require_permission
+from forensis.api.feed import publish
+from forensis.api.models import Topic
 from forensis.audit.services import record
 from forensis.cases.models import Case
 from forensis.core.models import yearly_number
@@ -132,6 +134,16 @@ def _issue(
             "language": language,
         },
         reason=amendment.reason if amendment and previous else "",
+    )
+    publish(
+        Topic.REPORT_RELEASED,
+        report.case,
+        report=report.number,
+        kind=kind,
+        version=version_number,
+        request=request.pk,
+        sha256=version.sha256,
+        amended=previous is not None,
     )
     transaction.on_commit(lambda: distribute(version))
     return version
