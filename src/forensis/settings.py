@@ -216,6 +216,8 @@ FORENSIS_API_MAX_BODY_BYTES = _env_int("FORENSIS_API_MAX_BODY_BYTES", 1_048_576)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before every middleware that touches the database: 503 "try again" when it does not answer.
+    "forensis.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "forensis.audit.context.AuditSourceMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -275,6 +277,7 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Sessions: a 30-minute idle lock (CJIS 5.5.5). Every request pushes the expiry forward.
 SESSION_COOKIE_AGE = _env_int("FORENSIS_IDLE_TIMEOUT_MINUTES", 30) * 60
+SESSION_ENGINE = "forensis.core.sessions"  # Django's database store; a database outage is a 503, not a 400
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

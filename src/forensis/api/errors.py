@@ -16,6 +16,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
+from forensis.core.middleware import RETRY_AFTER_SECONDS, database_unavailable, log_database_unavailable
+
 logger = logging.getLogger("forensis.api")
 
 
@@ -85,6 +87,19 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": body}
 
 
+def database_unavailable_response() -> JsonResponse:
+    """503 ``database_unavailable``: the database did not answer; nothing of the request was saved in part."""
+    response = JsonResponse(
+        error_body(
+            "database_unavailable",
+            _("The database is not answering. Nothing is saved in part: try the request again in a minute."),
+        ),
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(detail=as_serializer_error(exc))
@@ -132,6 +147,11 @@ def exception_handler(exc: Exception, context: dict):
     """DRF's handler, then the body rewritten into the one error shape. Unexpected errors become a JSON 500."""
     from rest_framework.views import exception_handler as drf_exception_handler  # (imports this module's users)
 
+    if database_unavailable(exc):
+        response = database_unavailable_response()
+        request = context.get("request")
+        log_database_unavailable(getattr(request, "_request", request), response, exc)
+        return response
     exc = _as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -20,7 +20,18 @@ _worker: subprocess.Popen | None = None
 def when_ready(server) -> None:
     global _worker
     _worker = subprocess.Popen(  # noqa: S603  (our own interpreter and command)
-        [sys.executable, "-m", "forensis", "db_worker", "--interval", POLL_INTERVAL, "--no-startup-delay"]
+        # --no-reload: under gunicorn it is a server process, not a development tool (and the reloader would keep
+        # a worker whose loop had ended looking alive).
+        [
+            sys.executable,
+            "-m",
+            "forensis",
+            "db_worker",
+            "--interval",
+            POLL_INTERVAL,
+            "--no-startup-delay",
+            "--no-reload",
+        ]
     )
     server.log.info("Background task worker started (pid %s)", _worker.pid)
 
