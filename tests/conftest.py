@@ -10,6 +10,7 @@ from django.test import Client
 from forensis.accounts import services
 from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
+from tests import audit_watch
 
 PASSWORD = "Correct-horse-battery-9"
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
@@ -42,6 +43,35 @@ def laboratory_signing_key():
     reset_signer_cache()
 
 
+# --- the audit watch (tests/audit_watch.py) ---------------------------------------------------------------------
+
+
+def pytest_collection_finish(session):
+    session.config.stash[_WATCHED] = audit_watch.install()
+
+
+def _whole_suite(config) -> bool:
+    option = config.option
+    return (
+        config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not (option.keyword or option.markexpr or option.deselect or option.maxfail)
+        and not getattr(option, "lf", False)  # absent with -p no:cacheprovider
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A whole-suite run fails when a service wrote without an audit event, or no test called a service."""
+    functions = session.config.stash.get(_WATCHED, {})
+    problems = audit_watch.summary(functions) if _whole_suite(session.config) else list(audit_watch.observed.gaps)
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_sep("=", "audit watch", red=True)
+        for problem in problems:
+            reporter.write_line(problem)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_WATCHED = pytest.StashKey[dict]()
 _counter = itertools.count(1)
 
 

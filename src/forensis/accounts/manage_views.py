@@ -99,6 +99,7 @@ def user_edit(request, pk: int | None = None):
             "form": form,
             "managed_user": user,
             "reason_form": ReasonForm(),
+            "password_form": SetPasswordForm() if user else None,
             "has_mfa": bool(user and TOTPDevice.objects.filter(user=user, confirmed=True).exists()),
         },
     )

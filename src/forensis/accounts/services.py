@@ -13,7 +13,7 @@ from typing import Any
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -45,6 +45,28 @@ def _snapshot(instance, fields: Iterable[str]) -> dict[str, Any]:
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
     keys = [k for k in after if before.get(k) != after[k]]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+# --- sign-in attempts ---------------------------------------------------------------------------
+
+#: The first key of PostgreSQL's two-key advisory locks taken for sign-in attempts (the second is a hash).
+_SIGN_IN_LOCK_SPACE = 7301
+
+
+def serialize_sign_in(username: str, address: str | None) -> None:
+    """Make sign-in attempts for the same user name, or from the same address, run one after the other until the
+    caller's transaction ends.
+
+    The lockout counts failures once they are written: attempts running side by side would each see the count
+    before the others' failures and all be evaluated, so a burst of parallel guesses would get past the limit.
+    On SQLite the transaction already holds the database's write lock (it begins IMMEDIATE).
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({f"user:{username.strip().casefold()}", f"address:{address or ''}"})  # one order: no deadlock
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_SIGN_IN_LOCK_SPACE, key])
 
 
 # --- agencies -----------------------------------------------------------------------------------
@@ -263,8 +285,11 @@ def unlock_user(actor: User | None, user: User, reason: str) -> User:
 
 def start_mfa_enrolment(user: User) -> TOTPDevice:
     """An unconfirmed TOTP device for the enrolment page (replaces an earlier unconfirmed one)."""
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+        record("auth.mfa_enrolment_started", actor=user, obj=user)
+    return device
 
 
 def check_mfa_code(device: TOTPDevice, token: str) -> str | None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import segno
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,6 +30,13 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        # The lockout check, the password check and the failure count of one user name or address happen as one
+        # step: parallel guesses wait for each other instead of all passing the check before any failure counts.
+        with transaction.atomic():
+            services.serialize_sign_in(request.POST.get("username", ""), get_client_ip_address(request))
+            return super().post(request, *args, **kwargs)
 
 
 def locked_out(request, credentials=None, *args, **kwargs):
@@ -52,6 +61,7 @@ def mfa_verify(request):
         device, problem = services.verify_mfa(request.user, form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
+            request.session.cycle_key()  # a new key for the verified session: one known before the code is useless
             return redirect(_safe_next(request))
         form.add_error("token", problem)
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": _safe_next(request, "")})
@@ -74,6 +84,7 @@ def mfa_enrol(request):
         if problem is None:
             del request.session[_ENROLMENT_SESSION_KEY]
             otp_login(request, device)
+            request.session.cycle_key()
             messages.success(
                 request,
                 _("Multi-factor authentication is set up. You will enter a code from your app at every sign-in."),

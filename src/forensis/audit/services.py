@@ -89,6 +89,15 @@ def record(
         return AuditEvent.objects.create(prev_hash=prev_hash, hash=event_hash, **fields)
 
 
+def record_read(
+    user, action: str, *, obj: models.Model | None = None, object_type: str = "", after: dict[str, Any] | None = None
+) -> None:
+    """Log what a person outside the laboratory read of case data (CJIS 5.4.1.1): a page, a list with its
+    filters, a printout. Laboratory staff's reads are not logged; what they change is."""
+    if not user.is_laboratory_staff:
+        record(action, actor=user, obj=obj, object_type=object_type, after=after)
+
+
 def verify_chain() -> ChainReport:
     """Recompute every event's hash in order and name the first broken link, if any."""
     return verify_links(stream(AuditEvent.objects.all(), HASHED_FIELDS), HASHED_FIELDS)

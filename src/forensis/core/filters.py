@@ -14,3 +14,9 @@ def date_filter(field_name: str, lookup_expr: str, label: str | Promise) -> djan
         label=label,
         widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
     )
+
+
+def filters_of(request) -> dict[str, str]:
+    """The filters a list was asked with (the query's non-empty parameters), for the audit log. NUL characters are
+    dropped: PostgreSQL stores none, and a hostile ``?q=%00`` must not turn the page into a server error."""
+    return {key.replace("\x00", ""): value.replace("\x00", "") for key, value in request.GET.items() if value}

@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from forensis.audit.services import record_read
 from forensis.core.services import call_with_form_errors
 from forensis.lab import services as lab_services
 from forensis.lab.models import RequestStatus
@@ -56,6 +57,8 @@ def autopsy(request, number: str):
         and user.has_perm("lab.perform_examination")
     )
     action = request.POST.get("action", "") if request.method == "POST" else ""
+    if request.method == "GET":
+        record_read(user, "death.autopsy_viewed", obj=investigation)
     if request.method == "POST":
         if not is_pathologist:
             raise PermissionDenied(_("Only the pathologist the autopsy is assigned to may record it."))

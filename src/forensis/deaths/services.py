@@ -173,12 +173,6 @@ def visible_investigations(user: User) -> QuerySet[DeathInvestigation]:
     return DeathInvestigation.objects.visible_to(user).select_related("case", "case__agency", "body")
 
 
-def record_read(user: User, investigation: DeathInvestigation) -> None:
-    """Log a read of a death record by someone outside the laboratory (CJIS: reads of case data are logged)."""
-    if not user.is_laboratory_staff:
-        record("death.viewed", actor=user, obj=investigation)
-
-
 def autopsy_request(investigation: DeathInvestigation) -> ServiceRequest | None:
     """The pathology request on the body (created when the body is received at the morgue)."""
     return (
@@ -265,7 +259,7 @@ def log_death(
         description=_("Body of %(person)s") % {"person": investigation.decedent},
         biological=True,
         seal_number=body_seal_number.strip(),
-        collected_by=str(actor),
+        collected_by=evidence_services.person_name(actor),
         collected_at=investigation.discovered_at,
         collected_place=place,
     )

@@ -21,7 +21,9 @@ from django_tables2 import RequestConfig
 
 from forensis.accounts.models import AgencyType
 from forensis.accounts.roles import Role
+from forensis.audit.services import record_read
 from forensis.core import icd10
+from forensis.core.filters import filters_of
 from forensis.core.services import call_with_form_errors
 from forensis.evidence.models import FINAL_STATUSES
 from forensis.intake.views import pdf_response
@@ -100,6 +102,7 @@ def death_list(request):
     found = DeathFilter(request.GET, queryset=deaths)
     table = DeathTable(found.qs)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    record_read(request.user, "death.list_viewed", object_type="deaths.deathinvestigation", after=filters_of(request))
     return render(request, "deaths/death_list.html", {"filter": found, "table": table})
 
 
@@ -109,6 +112,7 @@ def pending_list(request):
     """Deaths whose manner is still pending investigation, oldest first: the follow-up list."""
     table = PendingTable(with_stage(services.pending_manner(request.user).select_related("pathologist")))
     RequestConfig(request, paginate={"per_page": 100}).configure(table)
+    record_read(request.user, "death.pending_list_viewed", object_type="deaths.deathinvestigation")
     return render(request, "deaths/pending_list.html", {"table": table})
 
 
@@ -233,7 +237,7 @@ def _framework(investigation: DeathInvestigation) -> list[dict]:
 def death_detail(request, number: str):
     investigation = investigation_for(request, number)
     user = request.user
-    services.record_read(user, investigation)
+    record_read(user, "death.viewed", obj=investigation)
     service_request = services.autopsy_request(investigation)
     status = service_request.status if service_request else None
     autopsy = getattr(investigation, "autopsy", None)

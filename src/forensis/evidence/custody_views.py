@@ -478,7 +478,7 @@ def overdue(request):
 @any_permission("audit.view_auditevent", "accounts.view_user")
 def gap_check(request):
     """Every visible item's ledger against its recorded holder and place (or one case's, with ``?case=``)."""
-    case = request.GET.get("case", "").strip()
+    case = request.GET.get("case", "").replace("\x00", "").strip()  # no NUL: PostgreSQL refuses it in a query
     items = Item.objects.visible_to(request.user)
     events = CustodyEvent.objects.visible_to(request.user)
     if case:

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
-from forensis.audit.services import record
+from forensis.audit.services import record_read
 from forensis.core.services import call_with_form_errors
 
 from . import services
@@ -119,8 +119,7 @@ def item_detail(request, label: str):
             shown = _item_action(request, item, action, form)
             if shown is not None:
                 return redirect("evidence:item", label=shown.label)
-    if not user.is_laboratory_staff:
-        record("item.viewed", actor=user, obj=item)
+    record_read(user, "item.viewed", obj=item)
     consumptions = list(item.consumptions.select_related("recorded_by"))
     for consumption in consumptions:
         consumption.shown = _number(consumption.amount)

@@ -103,7 +103,8 @@ def location_edit(request, code: str | None = None):
             "is_active": location.is_active,
         }
     else:
-        parent = StorageLocation.objects.filter(code__iexact=request.GET.get("parent", "")).first()
+        code = request.GET.get("parent", "").replace("\x00", "")  # no NUL: PostgreSQL refuses it in a query
+        parent = StorageLocation.objects.filter(code__iexact=code).first()
         initial = {"parent": parent, "is_active": True}
     form = LocationForm(request.POST or None, initial=initial, location=location)
     if request.method == "POST" and form.is_valid():

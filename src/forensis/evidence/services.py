@@ -63,9 +63,14 @@ def item_label(lab_number: str, number: int, sub_number: int | None = None) -> s
     return f"{label}.{sub_number}" if sub_number else label
 
 
+#: The longest name the ledger keeps (a user's full name may be longer: first and last name take 150 each; a body
+#: is released to "person (funeral home)", 200 characters each).
+NAME_MAX_LENGTH = 200
+
+
 def person_name(user: User | None) -> str:
     """The printed name of a person in the ledger (full name, else username); empty for nobody."""
-    return str(user) if user else ""
+    return str(user)[:NAME_MAX_LENGTH] if user else ""
 
 
 # --- the ledger -----------------------------------------------------------------------------------
@@ -126,9 +131,9 @@ def append_custody_event(
         # Stored and hashed in UTC: a local time would hash with its offset but read back as UTC.
         occurred_at=(occurred_at or timezone.now()).astimezone(UTC),
         released_by=released_by,
-        released_by_name=released_by_name or person_name(released_by),
+        released_by_name=(released_by_name or person_name(released_by))[:NAME_MAX_LENGTH],
         received_by=received_by,
-        received_by_name=received_by_name or person_name(received_by),
+        received_by_name=(received_by_name or person_name(received_by))[:NAME_MAX_LENGTH],
         storage_location=storage_location,
         location=details.pop("location", "") or (storage_location.path if storage_location else ""),
         purpose=purpose,

@@ -24,7 +24,7 @@ receive_permission = permission_required("intake.receive_submission", raise_exce
 @receive_permission
 def queue(request):
     """Submissions waiting at reception, oldest first, and the scan box (a scanner types and presses Enter)."""
-    code = request.GET.get("code", "").strip()
+    code = request.GET.get("code", "").replace("\x00", "").strip()  # no NUL: PostgreSQL refuses it in a query
     if code:
         if Submission.objects.visible_to(request.user).filter(reference__iexact=code).exists():
             return redirect("intake:receive", reference=code.upper())

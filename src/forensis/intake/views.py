@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from forensis.audit.services import record
+from forensis.audit.services import record, record_read
+from forensis.core.filters import filters_of
 from forensis.core.services import call_with_form_errors
 
 from . import documents, services
@@ -50,6 +51,7 @@ def submission_list(request):
     )
     table = SubmissionTable(submissions.qs)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    record_read(request.user, "submission.list_viewed", object_type="intake.submission", after=filters_of(request))
     return render(request, "intake/submission_list.html", {"filter": submissions, "table": table})
 
 
@@ -93,6 +95,8 @@ def submission_edit(request, reference: str):
         messages.info(request, _("This submission can no longer be edited."))
         return redirect("intake:detail", reference=reference)
 
+    if request.method == "GET":
+        record_read(request.user, "submission.viewed", obj=submission)
     adding = request.GET.get("add", "")
     people_rows, item_rows = _rows(submission)
     people_factory = PersonFormSet if adding != "person" else _with_extra(PersonFormSet)
@@ -160,8 +164,7 @@ def _with_extra(factory):
 def submission_detail(request, reference: str):
     submission = visible_submission(request, reference)
     other_submissions, matching_cases = services.related_by_agency_case_number(submission)
-    if not request.user.is_laboratory_staff:
-        record("submission.viewed", actor=request.user, obj=submission)
+    record_read(request.user, "submission.viewed", obj=submission)
     return render(
         request,
         "intake/submission_detail.html",
@@ -203,6 +206,7 @@ def submission_form_pdf(request, reference: str):
     if submission.status == SubmissionStatus.DRAFT:
         messages.error(request, _("Submit the submission first: the form is printed for a submitted submission."))
         return redirect("intake:detail", reference=reference)
+    record_read(request.user, "submission.form_downloaded", obj=submission)
     return pdf_response(documents.render_submission_form(submission), f"{reference}.pdf")
 
 

@@ -469,7 +469,13 @@ def attachment_download(request, pk: int, attachment_pk: int):
     if service_request.assigned_to_id != request.user.pk and not request.user.has_perm("lab.view_servicerequest"):
         raise PermissionDenied
     attachment = get_object_or_404(Attachment, pk=attachment_pk, examination__request=service_request)
-    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name)
+    # Always a download of opaque bytes: the type is never guessed from the name the uploader chose (x.pdf.html).
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type="application/octet-stream",
+    )
 
 
 # --- worksheets -------------------------------------------------------------------------------------

@@ -71,9 +71,7 @@ def _locked(request: ServiceRequest, *allowed: str) -> ServiceRequest:
     # Lock the request row only: locking its discipline and case too made it wait, against the audit chain's lock,
     # on a reception inserting a request of the same discipline (a deadlock on PostgreSQL).
     request = (
-        ServiceRequest.objects.select_for_update(of=("self",))
-        .select_related("discipline", "case")
-        .get(pk=request.pk)
+        ServiceRequest.objects.select_for_update(of=("self",)).select_related("discipline", "case").get(pk=request.pk)
     )
     if allowed and request.status not in allowed:
         raise ValidationError(
@@ -534,7 +532,7 @@ def _sign(request: ServiceRequest, signer: User, meaning: str) -> Signature:
         request=request,
         meaning=meaning,
         signer=signer,
-        signer_name=str(signer),
+        signer_name=str(signer)[: Signature._meta.get_field("signer_name").max_length],
         signed_at=timezone.now(),
         content_hash=content_hash(request),
     )

@@ -41,9 +41,7 @@ class CorrectionForm(BootstrapFormMixin, forms.ModelForm):
 
 def correction_form(model: type[models.Model]) -> type[CorrectionForm]:
     fields = correctable_fields(model)
-    widgets = {
-        name: DATETIME_INPUT for name in fields if isinstance(model._meta.get_field(name), models.DateTimeField)
-    }
+    widgets = {name: DATETIME_INPUT for name in fields if isinstance(model._meta.get_field(name), models.DateTimeField)}
     return forms.modelform_factory(model, form=CorrectionForm, fields=fields, widgets=widgets)
 
 

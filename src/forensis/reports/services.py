@@ -209,8 +209,13 @@ def distribute(version: ReportVersion) -> None:
         else:
             message = _("Report %(number)s for case %(case)s was amended (version %(version)s).")
         message %= {"number": report.number, "case": report.case.lab_number, "version": version.version}
-    for user in recipients(report.case):
-        notify(user, message, url)
+    with transaction.atomic():
+        notified = []
+        for user in recipients(report.case):
+            notify(user, message, url)
+            notified.append(user.get_username())
+        if notified:
+            record("report.notified", obj=version, after={"users": notified}, actor_username="system")
     for contact in report.case.contacts.all():
         try:
             send_mail("Forensis", f"{message}\n\n{settings.FORENSIS_BASE_URL}{url}", None, [contact.email])

@@ -15,7 +15,9 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from forensis.audit.models import AuditEvent
+from forensis.audit.services import record_read
 from forensis.cases.views import visible_case
+from forensis.core.filters import filters_of
 from forensis.core.services import call_with_form_errors
 from forensis.lab.models import RequestStatus
 
@@ -46,6 +48,7 @@ def report_list(request):
     found = ReportFilter(request.GET, queryset=reports)
     table = ReportTable(found.qs)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    record_read(request.user, "report.list_viewed", object_type="reports.report", after=filters_of(request))
     return render(request, "reports/report_list.html", {"filter": found, "table": table})
 
 
@@ -164,6 +167,8 @@ def case_contacts(request, lab_number: str):
             if contact is not None:
                 messages.success(request, _("%(contact)s will receive this case's reports.") % {"contact": contact})
                 return redirect("reports:case_contacts", lab_number=lab_number)
+    if request.method == "GET":
+        record_read(request.user, "case.contacts_viewed", obj=case)
     return render(
         request,
         "reports/case_contacts.html",

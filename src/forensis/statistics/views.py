@@ -36,6 +36,11 @@ CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _bad_request(message: str) -> HttpResponseBadRequest:
+    """A refused export, as plain text: its message may repeat a value from the address (never shown as HTML)."""
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
 def _download(content: bytes | str, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -83,7 +88,7 @@ def export(request, key: str, figure: str, fmt: str):
     board = _dashboard(key)
     form = FilterForm(request.GET, with_discipline=board.filtered_by_discipline)
     if not form.is_valid():
-        return HttpResponseBadRequest(" ".join(m for messages_ in form.errors.values() for m in messages_))
+        return _bad_request(" ".join(m for messages_ in form.errors.values() for m in messages_))
     built = board.figure(figure, form.filters)
     if built is None:
         raise Http404
@@ -100,7 +105,7 @@ def bulletin_pdf(request):
     try:
         pdf = bulletin.bulletin_pdf(month)
     except ValidationError as error:
-        return HttpResponseBadRequest(" ".join(error.messages))
+        return _bad_request(" ".join(error.messages))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="bulletin-{month}.pdf"'
     return response
@@ -195,7 +200,7 @@ def open_data_file(request, name: str, fmt: str):
     try:
         filters = _open_data_filters(request)
     except ValidationError as error:
-        return HttpResponseBadRequest(" ".join(error.messages))
+        return _bad_request(" ".join(error.messages))
     built = opendata.tables(filters)
     if name == "dictionary" and fmt == "json":
         return _download(_json(opendata.data_dictionary(built)), "application/json", "dictionary.json")
