@@ -68,6 +68,16 @@ NOT_AUDITED: dict[str, str] = {
 #: Not services but helpers that run the service they are given; that service is watched on its own.
 PASS_THROUGH = frozenset({"forensis.core.services.call_with_form_errors"})
 
+#: Public functions of service modules that are not called as services, and why the watch leaves them out.
+NOT_SERVICES = {
+    "forensis.accounts.signals": "signal receivers: Django's dispatcher holds them; tests/accounts checks their events",
+    "forensis.api.base.idempotent": "a decorator of API views (the service the view calls is watched)",
+    "forensis.core.backup": (
+        "forensis backup / restore run in their own processes in tests/core/test_backup.py, which checks the "
+        "backup.created and backup.restored events"
+    ),
+}
+
 #: Tables whose rows are not domain state: writing them needs no audit event.
 BOOKKEEPING_TABLES = frozenset({"django_session"})
 
@@ -126,7 +136,7 @@ def service_functions() -> dict[str, Callable]:
         for attr, value in vars(module).items():
             name = f"{module.__name__}.{attr}"
             public = inspect.isfunction(value) and value.__module__ == module.__name__ and not attr.startswith("_")
-            if public and name not in PASS_THROUGH:
+            if public and name not in PASS_THROUGH and not name.startswith(tuple(NOT_SERVICES)):
                 found[name] = value
     return found
 
@@ -176,14 +186,25 @@ def install() -> dict[str, Callable]:
     """Watch every service function, in every loaded module that refers to it; returns the watched set."""
     functions = service_functions()
     replacements = {id(function): watched(name, function) for name, function in functions.items()}
+
+    def swapped(value):
+        replacement = replacements.get(id(value))
+        return replacement if replacement is not None and value is replacement.__audit_watched__ else value
+
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
         for attr, value in list(namespace.items()):
-            replacement = replacements.get(id(value))
-            if replacement is not None and value is replacement.__audit_watched__:
-                namespace[attr] = replacement
+            if swapped(value) is not value:
+                namespace[attr] = swapped(value)
+            elif type(value) is dict and getattr(module, "__name__", "").startswith("forensis."):
+                # a dispatch table such as {"reset-mfa": (services.reset_mfa, message)}
+                for key, entry in list(value.items()):
+                    if type(entry) is tuple and any(swapped(part) is not part for part in entry):
+                        value[key] = tuple(map(swapped, entry))
+                    elif swapped(entry) is not entry:
+                        value[key] = swapped(entry)
     return functions
 
 

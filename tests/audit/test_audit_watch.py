@@ -36,8 +36,11 @@ def test_the_exemptions_name_real_service_functions():
     assert not audit_watch.PASS_THROUGH & set(functions)
 
 
-def test_the_suites_services_are_watched():
+def test_the_suites_services_are_watched_also_in_dispatch_tables():
+    from forensis.accounts import manage_views
+
     assert intake_services.receive_submission.__audit_watched__
+    assert manage_views._USER_ACTIONS["reset-mfa"][0].__audit_watched__
 
 
 def _notify_silently(user):

@@ -172,13 +172,6 @@ def find_item(actor: User, code: str) -> Item:
     return item
 
 
-def find_location(code: str) -> StorageLocation:
-    location = StorageLocation.objects.filter(code__iexact=code.strip(), is_active=True).first()
-    if location is None:
-        raise ValidationError(_("No storage location with the barcode %(code)s.") % {"code": code.strip()})
-    return location
-
-
 # --- rules ----------------------------------------------------------------------------------------
 
 
