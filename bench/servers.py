@@ -7,6 +7,7 @@ block ends, whatever happened inside it. Every wait is bounded.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -38,6 +39,21 @@ _CLEARED_ENV = ("DATABASE_URL", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SECRET
 
 class ServerError(RuntimeError):
     pass
+
+
+def run_worker_step(module: str, env: dict[str, str], *args: str, timeout_s: float) -> dict:
+    """Run one worker step of a benchmark module (``python -m bench.benchmarks.<module> ARGS``) in a fresh
+    interpreter, which needs Django set up with the step's own settings; its last stdout line is a JSON object."""
+    argv = [sys.executable, "-m", f"bench.benchmarks.{module}", *args]
+    try:
+        done = subprocess.run(
+            argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s, check=True
+        )
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"{module} worker {' '.join(args)} failed:\n{(exc.stdout + exc.stderr)[-3000:]}") from None
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{module} worker {' '.join(args)} did not finish within {timeout_s} s") from None
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def default_workers() -> int:

@@ -54,7 +54,6 @@ from pathlib import Path
 from bench.load import LUA_REPORT, LoadError, LoadResult, combine, ensure_wrk, parse_wrk_output
 from bench.registry import Measurement, Run, SkipBenchmark, benchmark
 from bench.servers import (
-    REPO_ROOT,
     Site,
     _clean_env,
     _run_setup,
@@ -62,6 +61,7 @@ from bench.servers import (
     default_workers,
     free_port,
     postgres_unreachable_reason,
+    run_worker_step,
     serve,
     temporary_postgres_database,
 )
@@ -108,17 +108,7 @@ class Target:
 
 
 def _step(env: dict[str, str], *args: str) -> dict:
-    """Run one worker step of this module in a fresh interpreter; its last stdout line is a JSON object."""
-    argv = [sys.executable, "-m", "bench.benchmarks.api", *args]
-    try:
-        done = subprocess.run(
-            argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=STEP_TIMEOUT_S, check=True
-        )
-    except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"api worker {args[0]} failed:\n{(exc.stdout + exc.stderr)[-3000:]}") from None
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"api worker {args[0]} did not finish within {STEP_TIMEOUT_S} s") from None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker_step("api", env, *args, timeout_s=STEP_TIMEOUT_S)
 
 
 def _lua_string(text: str) -> str:

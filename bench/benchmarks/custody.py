@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,13 @@ from collections.abc import Generator
 from pathlib import Path
 
 from bench.registry import Measurement, Run, SkipBenchmark, benchmark
-from bench.servers import REPO_ROOT, _clean_env, _run_setup, postgres_unreachable_reason, temporary_postgres_database
+from bench.servers import (
+    _clean_env,
+    _run_setup,
+    postgres_unreachable_reason,
+    run_worker_step,
+    temporary_postgres_database,
+)
 
 EVENTS_PER_ITEM = 10
 ITEMS_PER_CASE = 10
@@ -47,17 +52,7 @@ STEP_TIMEOUT_S = 600
 
 
 def _step(env: dict[str, str], *args: str) -> dict:
-    """Run one worker step in a fresh interpreter; its last stdout line is a JSON object."""
-    argv = [sys.executable, "-m", "bench.benchmarks.custody", *args]
-    try:
-        done = subprocess.run(
-            argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=STEP_TIMEOUT_S, check=True
-        )
-    except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"custody worker {' '.join(args)} failed:\n{(exc.stdout + exc.stderr)[-3000:]}") from None
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"custody worker {' '.join(args)} did not finish within {STEP_TIMEOUT_S} s") from None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker_step("custody", env, *args, timeout_s=STEP_TIMEOUT_S)
 
 
 def _rate(result: dict) -> float:

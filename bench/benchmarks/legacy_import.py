@@ -33,7 +33,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,10 +42,10 @@ from pathlib import Path
 from bench.registry import Measurement, Run, SkipBenchmark, benchmark
 from bench.servers import (
     PG_ADMIN_URL,
-    REPO_ROOT,
     _clean_env,
     _run_setup,
     postgres_unreachable_reason,
+    run_worker_step,
     temporary_postgres_database,
 )
 
@@ -62,17 +61,7 @@ NAMES = ("legacy_import_30k_sqlite", "legacy_import_30k_pg", "legacy_read_1m_sql
 
 
 def _step(env: dict[str, str], *args: str) -> dict:
-    """Run one worker step in a fresh interpreter; its last stdout line is a JSON object."""
-    argv = [sys.executable, "-m", "bench.benchmarks.legacy_import", *args]
-    try:
-        done = subprocess.run(
-            argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=STEP_TIMEOUT_S, check=True
-        )
-    except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"legacy worker {args[0]} failed:\n{(exc.stdout + exc.stderr)[-3000:]}") from None
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"legacy worker {args[0]} did not finish within {STEP_TIMEOUT_S} s") from None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker_step("legacy_import", env, *args, timeout_s=STEP_TIMEOUT_S)
 
 
 def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:

@@ -67,7 +67,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,7 +78,6 @@ from urllib.parse import urlencode, urlsplit
 
 from bench.registry import Measurement, Run, SkipBenchmark, benchmark
 from bench.servers import (
-    REPO_ROOT,
     Site,
     _clean_env,
     _run_setup,
@@ -87,6 +85,7 @@ from bench.servers import (
     default_workers,
     free_port,
     postgres_unreachable_reason,
+    run_worker_step,
     serve,
     temporary_postgres_database,
 )
@@ -179,17 +178,7 @@ def interleave(counts: dict[str, int]) -> list[str]:
 
 
 def _step(env: dict[str, str], *args: str) -> dict:
-    """Run one worker step of this module in a fresh interpreter; its last stdout line is a JSON object."""
-    argv = [sys.executable, "-m", "bench.benchmarks.load_mix", *args]
-    try:
-        done = subprocess.run(
-            argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=STEP_TIMEOUT_S, check=True
-        )
-    except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"load_mix worker {args[0]} failed:\n{(exc.stdout + exc.stderr)[-3000:]}") from None
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"load_mix worker {args[0]} did not finish within {STEP_TIMEOUT_S} s") from None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker_step("load_mix", env, *args, timeout_s=STEP_TIMEOUT_S)
 
 
 def _serve_env(data_dir: Path, database_url: str) -> dict[str, str]:

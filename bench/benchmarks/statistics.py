@@ -43,7 +43,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +53,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.registry import Measurement, Run, SkipBenchmark, benchmark
-from bench.servers import REPO_ROOT, _clean_env, _run_setup, postgres_unreachable_reason, temporary_postgres_database
+from bench.servers import (
+    _clean_env,
+    _run_setup,
+    postgres_unreachable_reason,
+    run_worker_step,
+    temporary_postgres_database,
+)
 
 CASES, QUICK_CASES = 1_000_000, 100_000
 REQUESTS, QUICK_REQUESTS = 40, 20
@@ -77,17 +82,7 @@ STATISTICIAN = "bench.statistician"
 
 
 def _step(env: dict[str, str], *args: str) -> dict:
-    """Run one worker step in a fresh interpreter; its last stdout line is a JSON object."""
-    argv = [sys.executable, "-m", "bench.benchmarks.statistics", *args]
-    try:
-        done = subprocess.run(
-            argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=STEP_TIMEOUT_S, check=True
-        )
-    except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"statistics worker {args[0]} failed:\n{(exc.stdout + exc.stderr)[-3000:]}") from None
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"statistics worker {args[0]} did not finish within {STEP_TIMEOUT_S} s") from None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker_step("statistics", env, *args, timeout_s=STEP_TIMEOUT_S)
 
 
 def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:

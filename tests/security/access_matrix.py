@@ -40,7 +40,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from forensis.accounts import services as account_services
 from forensis.accounts.models import AgencyType, User
-from forensis.accounts.roles import PERMISSION_ROLES, Role
+from forensis.accounts.roles import OUTSIDE_ROLES, PERMISSION_ROLES, Role
 from forensis.api import tokens
 from forensis.api.models import Access, Resource
 from forensis.cases.models import Case
@@ -91,16 +91,8 @@ def outcome(response) -> str:
 
 # --- the callers ---------------------------------------------------------------------------------------------
 
-LAB_ROLES = (
-    Role.ADMINISTRATOR,
-    Role.LAB_MANAGER,
-    Role.EVIDENCE_CUSTODIAN,
-    Role.ANALYST,
-    Role.REVIEWER,
-    Role.MEDICAL_EXAMINER,
-    Role.SCENE_TECHNICIAN,
-    Role.AUDITOR,
-)
+#: The laboratory's roles: every role a person may hold but the outside ones (``roles.OUTSIDE_ROLES``).
+LAB_ROLES = tuple(role for role in Role if role not in OUTSIDE_ROLES and role != Role.PARTNER_SYSTEM)
 PERSON_ROLES = (*LAB_ROLES, Role.AGENCY_OFFICER, Role.PROSECUTOR, Role.STATISTICIAN)
 OTHER_OFFICER, OTHER_PROSECUTOR, ANONYMOUS = "other_officer", "other_prosecutor", "anonymous"
 #: Every caller: the 11 person roles, another agency's officer and prosecutor, and nobody signed in.

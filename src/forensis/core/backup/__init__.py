@@ -4,8 +4,16 @@
 argument), ``take`` writes a backup and ``restore`` brings one back into an empty installation.
 """
 
-from .errors import BackupError
+from .errors import BackupError, as_command_error
 from .restore import MARKER, RestoreSummary, restore_backup
 from .take import BackupSummary, take_backup
 
-__all__ = ["MARKER", "BackupError", "BackupSummary", "RestoreSummary", "restore_backup", "take_backup"]
+__all__ = [
+    "MARKER",
+    "BackupError",
+    "as_command_error",
+    "BackupSummary",
+    "RestoreSummary",
+    "restore_backup",
+    "take_backup",
+]

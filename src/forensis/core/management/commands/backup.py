@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from forensis.core.backup import BackupError, take_backup
+from forensis.core.backup import as_command_error, take_backup
 
 
 def human_size(size: float) -> str:
@@ -23,12 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("dest", metavar="DEST", help="A new or empty directory, e.g. /var/backups/forensis/DATE.")
 
     def handle(self, *args, dest: str, **options):
-        try:
+        with as_command_error("Backup"):
             summary = take_backup(Path(dest))
-        except BackupError as exc:
-            raise CommandError(f"Backup failed: {exc}") from None
-        except OSError as exc:  # a disk full, a folder without permission: what and where, not a traceback
-            raise CommandError(f"Backup failed: {exc.strerror} ({exc.filename}).") from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"Backup written to {summary.path}: {human_size(summary.size)}, {summary.engine} database with "

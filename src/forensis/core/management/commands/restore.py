@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from forensis.core.backup import BackupError, restore_backup
+from forensis.core.backup import as_command_error, restore_backup
 
 
 class Command(BaseCommand):
@@ -15,12 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("source", metavar="SRC", help="The backup's directory (the one holding manifest.json).")
 
     def handle(self, *args, source: str, **options):
-        try:
+        with as_command_error("Restore"):
             summary = restore_backup(Path(source))
-        except BackupError as exc:
-            raise CommandError(f"Restore failed: {exc}") from None
-        except OSError as exc:  # a disk full, a folder without permission: what and where, not a traceback
-            raise CommandError(f"Restore failed: {exc.strerror} ({exc.filename}).") from None
         migrated = f"; {summary.migrations_applied} newer migration(s) applied" if summary.migrations_applied else ""
         self.stdout.write(
             self.style.SUCCESS(
